@@ -1,0 +1,88 @@
+//! Idempotent topic creation.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use tracing::info;
+
+use crate::{KafkaConfig, KafkaError};
+
+/// A topic hookstream needs, with the settings it is created with.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub config: Vec<(&'static str, String)>,
+}
+
+/// The category topics and the webhook log, as configured.
+pub fn pipeline_topics(config: &KafkaConfig) -> Vec<TopicSpec> {
+    let topics = config.topics();
+    let mut specs: Vec<TopicSpec> = topics
+        .categories()
+        .into_iter()
+        .map(|name| TopicSpec {
+            name,
+            partitions: config.partitions,
+            config: vec![("retention.ms", config.category_retention_ms.to_string())],
+        })
+        .collect();
+    specs.push(TopicSpec {
+        name: topics.webhooks(),
+        // One partition: the log is totally ordered and webhook ids derive from its offsets.
+        partitions: 1,
+        config: vec![
+            ("cleanup.policy", "delete".into()),
+            ("retention.ms", "-1".into()),
+            ("retention.bytes", "-1".into()),
+        ],
+    });
+    specs
+}
+
+/// Creates every topic in `specs` that does not exist yet; existing topics are left as they are.
+pub async fn ensure_topics(config: &KafkaConfig, specs: &[TopicSpec]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> =
+        config.client_config().create().map_err(KafkaError::Client)?;
+    let new_topics: Vec<NewTopic<'_>> = specs
+        .iter()
+        .map(|spec| {
+            let mut topic = NewTopic::new(
+                &spec.name,
+                spec.partitions,
+                TopicReplication::Fixed(config.replication_factor),
+            );
+            for (key, value) in &spec.config {
+                topic = topic.set(key, value);
+            }
+            topic
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(|source| KafkaError::CreateTopic {
+            topic: "(all)".into(),
+            source,
+        })?;
+    let mut created = 0;
+    for result in results {
+        match result {
+            Ok(_) => created += 1,
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::CreateTopic {
+                    topic,
+                    source: rdkafka::error::KafkaError::AdminOp(code),
+                })
+            }
+        }
+    }
+    if created > 0 {
+        info!(created, total = specs.len(), "created topics");
+    }
+    Ok(())
+}

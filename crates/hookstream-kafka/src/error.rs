@@ -1,0 +1,34 @@
+use rdkafka::error::KafkaError as RdKafkaError;
+
+/// A failure talking to Kafka. All of these may succeed if tried again later.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    #[error("cannot create Kafka client: {0}")]
+    Client(#[source] RdKafkaError),
+    #[error("cannot create topic {topic}: {source}")]
+    CreateTopic {
+        topic: String,
+        #[source]
+        source: RdKafkaError,
+    },
+    #[error("Kafka did not acknowledge the record on {topic}: {source}")]
+    Produce {
+        topic: String,
+        #[source]
+        source: RdKafkaError,
+    },
+    #[error("cannot read the high watermark of {topic}: {source}")]
+    Watermarks {
+        topic: String,
+        #[source]
+        source: RdKafkaError,
+    },
+    #[error("the event log has not been folded up to offset {target} within {waited_ms} ms (at {reached})")]
+    CatchUpTimeout {
+        target: i64,
+        reached: i64,
+        waited_ms: u128,
+    },
+    #[error("the event log follower has stopped")]
+    FollowerStopped,
+}

@@ -1,0 +1,16 @@
+//! Kafka plumbing shared by every hookstream component.
+//!
+//! * [`KafkaConfig`] and [`Topics`]: where things live on the broker.
+//! * [`admin`]: idempotent topic creation.
+//! * [`producer`]: the idempotent, `acks=all` producer.
+//! * [`log`]: the subscription event log `hookstream.webhooks`: appending, and a follower
+//!   that folds it into a [`log::Fold`] (the sled store) with a catch-up barrier.
+
+pub mod admin;
+mod config;
+mod error;
+pub mod log;
+pub mod producer;
+
+pub use config::{KafkaConfig, Topics};
+pub use error::KafkaError;

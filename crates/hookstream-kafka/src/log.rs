@@ -1,0 +1,206 @@
+//! The subscription event log, `hookstream.webhooks`.
+//!
+//! One partition, never compacted: every component that folds it agrees on the order of
+//! events and so on webhook ids (offset of `Registered` + 1). [`EventLog::append`] writes;
+//! [`Follower`] folds it into a [`Fold`] and offers [`Follower::catch_up`], the barrier
+//! behind read-your-writes in the API and happens-before in dispatch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookstream_model::{Codec, WebhookEvent};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, warn};
+
+use crate::producer::Producer;
+use crate::{KafkaConfig, KafkaError};
+
+/// The partition of the log. There is only one.
+pub const PARTITION: i32 = 0;
+
+/// Appends events to the log.
+#[derive(Clone)]
+pub struct EventLog {
+    topic: String,
+    producer: Producer,
+    codec: Arc<Codec<WebhookEvent>>,
+}
+
+impl EventLog {
+    pub fn new(config: &KafkaConfig, producer: Producer) -> EventLog {
+        EventLog {
+            topic: config.topics().webhooks(),
+            producer,
+            codec: Arc::new(Codec::new()),
+        }
+    }
+
+    /// Appends `event` and returns its offset once Kafka acknowledged it.
+    pub async fn append(&self, event: &WebhookEvent) -> Result<i64, KafkaError> {
+        let payload = self
+            .codec
+            .encode(event)
+            .expect("a WebhookEvent always matches its schema");
+        let stored = self
+            .producer
+            .send(&self.topic, Some(PARTITION), b"", &payload)
+            .await?;
+        Ok(stored.offset)
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+/// What folds the log: the sled store of a component.
+pub trait Fold: Send + Sync + 'static {
+    /// The error of a failed apply. Failing to apply stops the follower: state would diverge.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The offset of the next event to apply (0 when nothing has been applied).
+    fn next_offset(&self) -> i64;
+
+    /// Applies the event at `offset`. Must be idempotent for offsets below `next_offset`.
+    fn apply(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), Self::Error>;
+}
+
+/// Reads the log from where the fold left off and applies every event, in order.
+pub struct Follower {
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    applied: watch::Receiver<i64>,
+}
+
+impl Follower {
+    /// Starts following. The returned task ends when `shutdown` is cancelled or a fold fails.
+    pub fn start<F: Fold>(
+        config: &KafkaConfig,
+        fold: Arc<F>,
+        shutdown: CancellationToken,
+    ) -> Result<(Follower, tokio::task::JoinHandle<()>), KafkaError> {
+        let topic = config.topics().webhooks();
+        let consumer: StreamConsumer = config
+            .client_config()
+            .set("group.id", "hookstream-log-follower-unused")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .map_err(KafkaError::Client)?;
+        let start = fold.next_offset();
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&topic, PARTITION, Offset::Offset(start))
+            .map_err(KafkaError::Client)?;
+        consumer.assign(&assignment).map_err(KafkaError::Client)?;
+        let consumer = Arc::new(consumer);
+        let (tx, applied) = watch::channel(start);
+        let task = tokio::spawn(follow(consumer.clone(), fold, tx, shutdown));
+        Ok((
+            Follower {
+                consumer,
+                topic,
+                applied,
+            },
+            task,
+        ))
+    }
+
+    /// The offset of the next event to apply: everything below it is folded.
+    pub fn applied(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until every event at an offset below `target` has been folded.
+    pub async fn wait_for(&self, target: i64, timeout: Duration) -> Result<(), KafkaError> {
+        let started = Instant::now();
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(timeout, applied.wait_for(|next| *next >= target)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(KafkaError::FollowerStopped),
+            Err(_) => Err(KafkaError::CatchUpTimeout {
+                target,
+                reached: self.applied(),
+                waited_ms: started.elapsed().as_millis(),
+            }),
+        }
+    }
+
+    /// The log's high watermark: the offset the next appended event will get.
+    pub async fn high_watermark(&self) -> Result<i64, KafkaError> {
+        let consumer = self.consumer.clone();
+        let topic = self.topic.clone();
+        tokio::task::spawn_blocking(move || {
+            consumer
+                .fetch_watermarks(&topic, PARTITION, Duration::from_secs(10))
+                .map(|(_, high)| high)
+                .map_err(|source| KafkaError::Watermarks { topic, source })
+        })
+        .await
+        .map_err(|_| KafkaError::FollowerStopped)?
+    }
+
+    /// Folds every event appended before this call: fetches the high watermark, then waits
+    /// until the fold reached it.
+    pub async fn catch_up(&self, timeout: Duration) -> Result<(), KafkaError> {
+        let started = Instant::now();
+        let high = tokio::time::timeout(timeout, self.high_watermark())
+            .await
+            .map_err(|_| KafkaError::CatchUpTimeout {
+                target: -1,
+                reached: self.applied(),
+                waited_ms: started.elapsed().as_millis(),
+            })??;
+        self.wait_for(high, timeout.saturating_sub(started.elapsed()))
+            .await
+    }
+}
+
+async fn follow<F: Fold>(
+    consumer: Arc<StreamConsumer>,
+    fold: Arc<F>,
+    applied: watch::Sender<i64>,
+    shutdown: CancellationToken,
+) {
+    let codec = Codec::<WebhookEvent>::new();
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            message = consumer.recv() => message,
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, "event log read failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let offset = message.offset();
+        if offset < fold.next_offset() {
+            continue;
+        }
+        let event = match message.payload().map(|p| codec.decode(p)) {
+            Some(Ok(event)) => Some(event),
+            Some(Err(e)) => {
+                error!(offset, error = %e, "undecodable event in the webhook log; skipped");
+                None
+            }
+            None => {
+                error!(offset, "empty record in the webhook log; skipped");
+                None
+            }
+        };
+        if let Err(e) = fold.apply(offset, event) {
+            error!(offset, error = %e, "cannot apply a webhook log event; the follower stops");
+            return;
+        }
+        debug!(offset, "applied webhook log event");
+        applied.send_replace(offset + 1);
+    }
+}

@@ -1,0 +1,107 @@
+//! `Attempt`: one delivery attempt, for the delivery log.
+
+use apache_avro::types::Value;
+
+use crate::codec::{AvroRecord, DecodeError};
+use crate::value::{nullable, record, symbol, Fields};
+use crate::{UnixMillis, WebhookId};
+
+/// Why an attempt got no HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptError {
+    Timeout,
+    Connect,
+    Tls,
+    Dns,
+    Redirect,
+    Other,
+}
+
+impl AttemptError {
+    const SYMBOLS: [&'static str; 6] = ["timeout", "connect", "tls", "dns", "redirect", "other"];
+
+    pub fn as_str(self) -> &'static str {
+        Self::SYMBOLS[self as usize]
+    }
+
+    fn parse(s: &str) -> Result<AttemptError, DecodeError> {
+        const ALL: [AttemptError; 6] = [
+            AttemptError::Timeout,
+            AttemptError::Connect,
+            AttemptError::Tls,
+            AttemptError::Dns,
+            AttemptError::Redirect,
+            AttemptError::Other,
+        ];
+        ALL.into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| DecodeError::Invalid {
+                what: "Attempt.error",
+                message: format!("unknown error kind {s:?}"),
+            })
+    }
+}
+
+/// One delivery attempt and what came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub delivery_id: String,
+    pub webhook_id: WebhookId,
+    pub at: UnixMillis,
+    pub attempt: i32,
+    pub status: Option<u16>,
+    pub error: Option<AttemptError>,
+    pub latency_ms: i64,
+}
+
+impl AvroRecord for Attempt {
+    const NAME: &'static str = "Attempt";
+    const SCHEMA: &'static str = include_str!("../../../schemas/Attempt.avsc");
+
+    fn to_value(&self) -> Value {
+        record(vec![
+            ("delivery_id", Value::String(self.delivery_id.clone())),
+            ("webhook_id", Value::Long(self.webhook_id.0)),
+            ("at", Value::TimestampMillis(self.at)),
+            ("attempt", Value::Int(self.attempt)),
+            (
+                "status",
+                nullable(self.status.map(|s| Value::Int(s.into()))),
+            ),
+            (
+                "error",
+                nullable(
+                    self.error
+                        .map(|e| symbol(&AttemptError::SYMBOLS, e.as_str())),
+                ),
+            ),
+            ("latency_ms", Value::Long(self.latency_ms)),
+        ])
+    }
+
+    fn from_value(value: Value) -> Result<Self, DecodeError> {
+        let mut f = Fields::of(Self::NAME, value)?;
+        let status = match f.optional("status")? {
+            None => None,
+            Some(Value::Int(s)) => Some(u16::try_from(s).map_err(|_| DecodeError::Invalid {
+                what: "Attempt.status",
+                message: format!("{s} is not an HTTP status"),
+            })?),
+            Some(other) => return Err(DecodeError::shape("Attempt.status", "int", &other)),
+        };
+        let error = match f.optional("error")? {
+            None => None,
+            Some(Value::Enum(_, s)) => Some(AttemptError::parse(&s)?),
+            Some(other) => return Err(DecodeError::shape("Attempt.error", "enum", &other)),
+        };
+        Ok(Attempt {
+            delivery_id: f.string("delivery_id")?,
+            webhook_id: WebhookId(f.long("webhook_id")?),
+            at: f.long("at")?,
+            attempt: f.int("attempt")?,
+            status,
+            error,
+            latency_ms: f.long("latency_ms")?,
+        })
+    }
+}

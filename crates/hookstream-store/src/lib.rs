@@ -1,0 +1,17 @@
+//! The sled read model: webhooks folded from `hookstream.webhooks`.
+//!
+//! Everything here is derived state. It can be rebuilt from the log at any time, and it is
+//! rebuilt when the files are missing, corrupt, or written by an incompatible version.
+//! Trees:
+//!
+//! * `webhooks`: id → [`Webhook`] (JSON)
+//! * `by_category`: category key ++ id → ()
+//! * `by_account`: account ++ 0x00 ++ id → ()
+//! * `meta`: `next_offset` (the log offset of the next event to fold) and `format`.
+
+mod store;
+
+pub use store::{Store, StoreError, Webhook};
+
+#[cfg(test)]
+mod tests;

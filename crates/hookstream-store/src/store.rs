@@ -1,0 +1,290 @@
+use std::path::{Path, PathBuf};
+
+use hookstream_kafka::log::Fold;
+use hookstream_model::{AccountId, Category, Event, UnixMillis, WebhookEvent, WebhookId};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use tracing::{info, warn};
+
+/// Bump when the layout or the record encoding changes: older files are then rebuilt.
+const FORMAT: &[u8] = b"hookstream-store-1";
+const NEXT_OFFSET: &[u8] = b"next_offset";
+const FORMAT_KEY: &[u8] = b"format";
+
+/// A registered webhook as the read model knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: i64,
+    pub account: String,
+    pub url: String,
+    pub category: i32,
+    pub secret: String,
+    /// Start of the current failure streak, if one is running.
+    pub first_failed_at: Option<UnixMillis>,
+    /// The latest failed delivery, if any ever failed.
+    pub last_failed_at: Option<UnixMillis>,
+}
+
+impl Webhook {
+    pub fn id(&self) -> WebhookId {
+        WebhookId(self.id)
+    }
+
+    pub fn category(&self) -> Option<Category> {
+        Category::from_key(self.category.into()).ok()
+    }
+}
+
+/// A failure of the store itself (disk, corruption). Not retryable by the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sled store at {path}: {source}")]
+    Sled {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+}
+
+/// The sled read model. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    webhooks: sled::Tree,
+    by_category: sled::Tree,
+    by_account: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Store {
+    /// Opens the store at `path`, rebuilding it (empty, to be folded from offset 0) when it is
+    /// corrupt or was written in another format.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        match Self::open_existing(path) {
+            Ok(Some(store)) => return Ok(store),
+            Ok(None) => warn!(path = %path.display(), "store written in another format; rebuilding from the log"),
+            Err(e) => warn!(path = %path.display(), error = %e, "store cannot be opened; rebuilding from the log"),
+        }
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(|e| StoreError::Sled {
+                path: path.to_owned(),
+                source: sled::Error::Io(e),
+            })?;
+        }
+        let store = Self::open_existing(path)?
+            .ok_or_else(|| StoreError::Corrupt("fresh store has a foreign format".into()))?;
+        Ok(store)
+    }
+
+    /// Opens the files as they are: `None` if they hold another format.
+    fn open_existing(path: &Path) -> Result<Option<Store>, StoreError> {
+        let err = |source| StoreError::Sled {
+            path: path.to_owned(),
+            source,
+        };
+        let db = sled::open(path).map_err(err)?;
+        let tree = |name: &str| db.open_tree(name).map_err(err);
+        let store = Store {
+            path: path.to_owned(),
+            webhooks: tree("webhooks")?,
+            by_category: tree("by_category")?,
+            by_account: tree("by_account")?,
+            meta: tree("meta")?,
+            db,
+        };
+        match store.meta.get(FORMAT_KEY).map_err(err)? {
+            Some(format) if format.as_ref() == FORMAT => {}
+            Some(_) => return Ok(None),
+            None if store.webhooks.is_empty() && store.meta.is_empty() => {
+                store.meta.insert(FORMAT_KEY, FORMAT).map_err(err)?;
+            }
+            None => return Ok(None),
+        }
+        info!(path = %path.display(), next_offset = store.read_next_offset()?, "store opened");
+        Ok(Some(store))
+    }
+
+    fn sled_err(&self, source: sled::Error) -> StoreError {
+        StoreError::Sled {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn read_next_offset(&self) -> Result<i64, StoreError> {
+        match self.meta.get(NEXT_OFFSET).map_err(|e| self.sled_err(e))? {
+            None => Ok(0),
+            Some(bytes) => decode_i64(&bytes),
+        }
+    }
+
+    /// The webhook with this id, if it exists (not removed).
+    pub fn get(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+        match self
+            .webhooks
+            .get(id.0.to_be_bytes())
+            .map_err(|e| self.sled_err(e))?
+        {
+            None => Ok(None),
+            Some(bytes) => decode_webhook(&bytes).map(Some),
+        }
+    }
+
+    /// The webhooks of `account`, by id.
+    pub fn by_account(&self, account: &AccountId) -> Result<Vec<Webhook>, StoreError> {
+        let prefix = account_prefix(account);
+        self.collect_index(&self.by_account, &prefix)
+    }
+
+    /// The webhooks listening to `category`, by id.
+    pub fn by_category(&self, category: Category) -> Result<Vec<Webhook>, StoreError> {
+        self.collect_index(&self.by_category, &[category.key() as u8])
+    }
+
+    fn collect_index(&self, index: &sled::Tree, prefix: &[u8]) -> Result<Vec<Webhook>, StoreError> {
+        let mut out = Vec::new();
+        for entry in index.scan_prefix(prefix) {
+            let (key, _) = entry.map_err(|e| self.sled_err(e))?;
+            let id = decode_i64(&key[key.len() - 8..])?;
+            // An index entry without its record would be a bug; skip rather than fail reads.
+            if let Some(webhook) = self.get(WebhookId(id))? {
+                out.push(webhook);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Flushes to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.sled_err(e))
+    }
+
+    /// Applies one event of the log, atomically with the new `next_offset`.
+    fn apply_event(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), StoreError> {
+        let trees = (&self.webhooks, &self.by_category, &self.by_account, &self.meta);
+        let result = trees.transaction(|(webhooks, by_category, by_account, meta)| {
+            let next = match meta.get(NEXT_OFFSET)? {
+                None => 0,
+                Some(bytes) => decode_i64(&bytes).map_err(ConflictableTransactionError::Abort)?,
+            };
+            if offset < next {
+                return Ok(());
+            }
+            let load = |id: WebhookId| -> Result<Option<Webhook>, ConflictableTransactionError<StoreError>> {
+                match webhooks.get(id.0.to_be_bytes())? {
+                    None => Ok(None),
+                    Some(bytes) => decode_webhook(&bytes)
+                        .map(Some)
+                        .map_err(ConflictableTransactionError::Abort),
+                }
+            };
+            let save = |w: &Webhook| -> Result<(), ConflictableTransactionError<StoreError>> {
+                webhooks.insert(&w.id.to_be_bytes(), encode_webhook(w))?;
+                Ok(())
+            };
+            match event.as_ref().map(|e| &e.event) {
+                None => {}
+                Some(Event::Registered {
+                    account,
+                    url,
+                    category,
+                    secret,
+                }) => {
+                    let webhook = Webhook {
+                        id: WebhookId::from_log_offset(offset).0,
+                        account: account.0.clone(),
+                        url: url.clone(),
+                        category: category.key(),
+                        secret: secret.clone(),
+                        first_failed_at: None,
+                        last_failed_at: None,
+                    };
+                    save(&webhook)?;
+                    by_category.insert(category_key(*category, webhook.id()), &[])?;
+                    by_account.insert(account_key(account, webhook.id()), &[])?;
+                }
+                Some(Event::Failed {
+                    webhook_id,
+                    first_failed_at,
+                    last_failed_at,
+                }) => {
+                    if let Some(mut w) = load(*webhook_id)? {
+                        w.first_failed_at = Some(w.first_failed_at.unwrap_or(*first_failed_at));
+                        w.last_failed_at = Some((*last_failed_at).max(w.last_failed_at.unwrap_or(0)));
+                        save(&w)?;
+                    }
+                }
+                Some(Event::Recovered { webhook_id }) => {
+                    if let Some(mut w) = load(*webhook_id)? {
+                        w.first_failed_at = None;
+                        save(&w)?;
+                    }
+                }
+                Some(Event::Removed { webhook_id, .. }) => {
+                    if let Some(w) = load(*webhook_id)? {
+                        webhooks.remove(&w.id.to_be_bytes())?;
+                        if let Some(c) = w.category() {
+                            by_category.remove(category_key(c, w.id()))?;
+                        }
+                        by_account.remove(account_key(&AccountId(w.account.clone()), w.id()))?;
+                    }
+                }
+            }
+            meta.insert(NEXT_OFFSET, &(offset + 1).to_be_bytes())?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(self.sled_err(e)),
+        }
+    }
+}
+
+impl Fold for Store {
+    type Error = StoreError;
+
+    fn next_offset(&self) -> i64 {
+        self.read_next_offset().unwrap_or(0)
+    }
+
+    fn apply(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), StoreError> {
+        self.apply_event(offset, event)
+    }
+}
+
+fn category_key(category: Category, id: WebhookId) -> Vec<u8> {
+    let mut key = vec![category.key() as u8];
+    key.extend_from_slice(&id.0.to_be_bytes());
+    key
+}
+
+fn account_prefix(account: &AccountId) -> Vec<u8> {
+    let mut key = account.0.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn account_key(account: &AccountId, id: WebhookId) -> Vec<u8> {
+    let mut key = account_prefix(account);
+    key.extend_from_slice(&id.0.to_be_bytes());
+    key
+}
+
+fn decode_i64(bytes: &[u8]) -> Result<i64, StoreError> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))?;
+    Ok(i64::from_be_bytes(array))
+}
+
+fn encode_webhook(webhook: &Webhook) -> Vec<u8> {
+    serde_json::to_vec(webhook).expect("a Webhook always serializes")
+}
+
+fn decode_webhook(bytes: &[u8]) -> Result<Webhook, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("webhook record: {e}")))
+}
