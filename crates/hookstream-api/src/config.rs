@@ -1,0 +1,34 @@
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the public API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// TOML file of API keys: `[[key]]` tables with `account`, `plan` and `sha256`.
+    pub keys_file: PathBuf,
+    /// Directory of the API's sled view of the webhook log.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted, in bytes. Larger bodies get 400.
+    pub max_body_bytes: usize,
+    /// How long a write waits for Kafka and for the view to apply it, in milliseconds.
+    pub write_timeout_ms: u64,
+    /// How long a read waits to catch up with the log before answering from the view as it is.
+    pub read_timeout_ms: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: "0.0.0.0:8080".into(),
+            keys_file: "keys.toml".into(),
+            data_dir: "data/api".into(),
+            max_body_bytes: 16 * 1024,
+            write_timeout_ms: 10_000,
+            read_timeout_ms: 2_000,
+        }
+    }
+}

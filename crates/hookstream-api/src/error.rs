@@ -1,0 +1,89 @@
+//! The API's one error type and its stable JSON body:
+//! `{"errors": [{"field": "...", "message": "..."}]}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use tracing::error;
+
+/// One problem with a request, named by the field it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a handler can answer other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; nothing was written.
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// 401: missing or unknown `user-key`.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403: the key's plan has no webhooks.
+    #[error("plan {0} has no webhooks")]
+    PlanForbidden(&'static str),
+    /// 404: no such webhook on this account (also for other accounts' ids).
+    #[error("webhook not found")]
+    NotFound(String),
+    /// 503: Kafka or the view is not available right now; the client may retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// 500: a bug or a broken disk. Logged; the client sees a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body {
+    errors: Vec<FieldError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, errors) = match self {
+            ApiError::Invalid(errors) => (StatusCode::BAD_REQUEST, errors),
+            ApiError::Unauthorized(message) => (
+                StatusCode::UNAUTHORIZED,
+                vec![FieldError::new("user-key", message)],
+            ),
+            ApiError::PlanForbidden(plan) => (
+                StatusCode::FORBIDDEN,
+                vec![FieldError::new(
+                    "user-key",
+                    format!(
+                        "webhooks are available on the Pro, Ultra and Enterprise plans; this key is on the {plan} plan"
+                    ),
+                )],
+            ),
+            ApiError::NotFound(id) => (
+                StatusCode::NOT_FOUND,
+                vec![FieldError::new("id", format!("no webhook {id} on this account"))],
+            ),
+            ApiError::Unavailable(message) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![FieldError::new("request", message)],
+            ),
+            ApiError::Internal(detail) => {
+                error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    vec![FieldError::new("request", "internal error")],
+                )
+            }
+        };
+        (status, Json(Body { errors })).into_response()
+    }
+}

@@ -1,0 +1,146 @@
+//! HTTP routes of the public API.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use hookstream_model::{AccountId, WebhookId};
+use hookstream_store::Webhook;
+use serde::Serialize;
+
+use crate::keys::Caller;
+use crate::{registration, ApiConfig, ApiError, FieldError, Keys, Registry};
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    keys: Arc<Keys>,
+    registry: Arc<Registry>,
+    max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(keys: Arc<Keys>, registry: Arc<Registry>, config: &ApiConfig) -> AppState {
+        AppState {
+            keys,
+            registry,
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
+}
+
+/// The API's routes, without a listener (tests can drive it directly).
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/webhooks", get(list).post(register))
+        .route("/webhooks/{id}", get(show).delete(remove))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+/// A webhook as the API shows it (DESIGN.md §1).
+#[derive(Debug, Serialize)]
+struct WebhookBody {
+    id: i64,
+    url: String,
+    category: i32,
+    last_failed_at: Option<i64>,
+    secret: String,
+}
+
+impl From<Webhook> for WebhookBody {
+    fn from(w: Webhook) -> Self {
+        WebhookBody {
+            id: w.id,
+            url: w.url,
+            category: w.category,
+            last_failed_at: w.last_failed_at,
+            secret: w.secret,
+        }
+    }
+}
+
+/// The caller behind the `user-key` header, if it may use webhooks.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<AccountId, ApiError> {
+    let key = headers
+        .get("user-key")
+        .ok_or(ApiError::Unauthorized("the user-key header is required"))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("unknown user-key"))?;
+    let Caller { account, plan } = state
+        .keys
+        .lookup(key)
+        .ok_or(ApiError::Unauthorized("unknown user-key"))?;
+    if !plan.allows_webhooks() {
+        return Err(ApiError::PlanForbidden(plan.name()));
+    }
+    Ok(account.clone())
+}
+
+fn parse_id(text: &str) -> Result<WebhookId, ApiError> {
+    match text.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(WebhookId(id)),
+        _ => Err(ApiError::NotFound(text.chars().take(32).collect())),
+    }
+}
+
+async fn register(State(state): State<AppState>, request: Request) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, request.headers())?;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = read_body(request.into_body(), state.max_body_bytes).await?;
+    let new = registration::parse(content_type.as_deref(), &body).map_err(ApiError::Invalid)?;
+    let webhook = state.registry.register(&account, new).await?;
+    Ok(Json(WebhookBody::from(webhook)))
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, &headers)?;
+    let webhooks = state.registry.list(&account).await?;
+    Ok(Json(webhooks.into_iter().map(WebhookBody::from).collect::<Vec<_>>()))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, &headers)?;
+    let webhook = state.registry.get(&account, parse_id(&id)?).await?;
+    Ok(Json(WebhookBody::from(webhook)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, &headers)?;
+    let webhook = state.registry.delete(&account, parse_id(&id)?).await?;
+    Ok(Json(WebhookBody::from(webhook)))
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.registry.ready().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Reads at most `limit` bytes; a larger body is a 400 like any other bad input.
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::Invalid(vec![FieldError::new(
+            "body",
+            format!("request body is larger than {limit} bytes or could not be read"),
+        )])
+    })
+}

@@ -1,0 +1,26 @@
+use serde::{Deserialize, Serialize};
+
+/// Settings of change capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Address of the HTTP ingest endpoint (`POST /v1/changes`).
+    pub listen: String,
+    /// Bearer token that ingest requests must carry. Empty disables the endpoint.
+    pub admin_token: String,
+    /// Largest ingest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most changes accepted in one ingest request.
+    pub max_batch: usize,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            listen: "0.0.0.0:8081".into(),
+            admin_token: String::new(),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_batch: 1000,
+        }
+    }
+}

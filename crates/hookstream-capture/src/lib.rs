@@ -1,0 +1,29 @@
+//! Change capture: turns source changes into `EntityChange` records on `igdb.<category>`,
+//! keyed by entity id so one entity's changes stay in order.
+//!
+//! Sources: [`ingest`], an authenticated HTTP endpoint for systems that push changes.
+
+mod config;
+pub mod ingest;
+mod publisher;
+
+pub use config::CaptureConfig;
+pub use publisher::Publisher;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// Serves the ingest endpoint on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    publisher: Publisher,
+    config: &CaptureConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    info!(addr = %listener.local_addr()?, "capture ingest listening");
+    let app = ingest::app(ingest::IngestState::new(publisher, config));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
