@@ -170,10 +170,22 @@ mod tests {
     #[test]
     fn bad_files_say_what_is_wrong() {
         for (text, expected) in [
-            ("[[key]]\naccount = \"a\"\nplan = \"gold\"\nsha256 = \"00\"\n", "unknown variant `gold`"),
-            ("[[key]]\naccount = \"a\"\nplan = \"pro\"\nsha256 = \"xyz\"\n", "64 hex digits"),
-            ("[[key]]\naccount = \"\"\nplan = \"pro\"\nsha256 = \"00\"\n", "non-empty"),
-            ("[[key]]\naccount = \"a\"\nplan = \"pro\"\nsha256 = \"00\"\nkey = \"plain\"\n", "unknown field `key`"),
+            (
+                "[[key]]\naccount = \"a\"\nplan = \"gold\"\nsha256 = \"00\"\n",
+                "unknown variant `gold`",
+            ),
+            (
+                "[[key]]\naccount = \"a\"\nplan = \"pro\"\nsha256 = \"xyz\"\n",
+                "64 hex digits",
+            ),
+            (
+                "[[key]]\naccount = \"\"\nplan = \"pro\"\nsha256 = \"00\"\n",
+                "non-empty",
+            ),
+            (
+                "[[key]]\naccount = \"a\"\nplan = \"pro\"\nsha256 = \"00\"\nkey = \"plain\"\n",
+                "unknown field `key`",
+            ),
         ] {
             let err = Keys::parse(text).expect_err(text);
             assert!(err.contains(expected), "{err:?} lacks {expected:?}");

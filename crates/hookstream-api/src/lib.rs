@@ -50,7 +50,10 @@ pub async fn build(
     let (follower, task) = Follower::start(kafka, store.clone(), shutdown)?;
     let log = EventLog::new(kafka, Producer::new(kafka)?);
     let registry = Registry::new(log, follower, store, config);
-    Ok((AppState::new(Arc::new(keys), Arc::new(registry), config), task))
+    Ok((
+        AppState::new(Arc::new(keys), Arc::new(registry), config),
+        task,
+    ))
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.

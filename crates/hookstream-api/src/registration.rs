@@ -50,8 +50,13 @@ enum Kind {
 }
 
 fn body_kind(content_type: Option<&str>, body: &[u8]) -> Result<Kind, Vec<FieldError>> {
-    let essence = content_type
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let essence = content_type.map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     match essence.as_deref() {
         Some("application/json") => Ok(Kind::Json),
         Some("application/x-www-form-urlencoded") => Ok(Kind::Form),
@@ -172,8 +177,13 @@ fn required_text(errors: &mut Vec<FieldError>, name: &str, raw: Option<Raw>) -> 
     match raw {
         None => errors.push(FieldError::new(name, "is required")),
         Some(Raw::Text(text)) => return Some(text),
-        Some(Raw::Number(_)) => errors.push(FieldError::new(name, "must be a string, not a number")),
-        Some(Raw::Other(kind)) => errors.push(FieldError::new(name, format!("must be a string, not {kind}"))),
+        Some(Raw::Number(_)) => {
+            errors.push(FieldError::new(name, "must be a string, not a number"))
+        }
+        Some(Raw::Other(kind)) => errors.push(FieldError::new(
+            name,
+            format!("must be a string, not {kind}"),
+        )),
     }
     None
 }

@@ -21,7 +21,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(log: EventLog, follower: Follower, store: Arc<Store>, config: &ApiConfig) -> Registry {
+    pub fn new(
+        log: EventLog,
+        follower: Follower,
+        store: Arc<Store>,
+        config: &ApiConfig,
+    ) -> Registry {
         Registry {
             log,
             follower,
@@ -32,7 +37,11 @@ impl Registry {
     }
 
     /// Appends a `Registered` event and answers once this view applied it.
-    pub async fn register(&self, account: &AccountId, new: NewWebhook) -> Result<Webhook, ApiError> {
+    pub async fn register(
+        &self,
+        account: &AccountId,
+        new: NewWebhook,
+    ) -> Result<Webhook, ApiError> {
         let event = WebhookEvent::now(Event::Registered {
             account: account.clone(),
             url: new.url,

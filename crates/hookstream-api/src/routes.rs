@@ -89,7 +89,10 @@ fn parse_id(text: &str) -> Result<WebhookId, ApiError> {
     }
 }
 
-async fn register(State(state): State<AppState>, request: Request) -> Result<impl IntoResponse, ApiError> {
+async fn register(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
     let account = authorize(&state, request.headers())?;
     let content_type = request
         .headers()
@@ -102,10 +105,18 @@ async fn register(State(state): State<AppState>, request: Request) -> Result<imp
     Ok(Json(WebhookBody::from(webhook)))
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
     let account = authorize(&state, &headers)?;
     let webhooks = state.registry.list(&account).await?;
-    Ok(Json(webhooks.into_iter().map(WebhookBody::from).collect::<Vec<_>>()))
+    Ok(Json(
+        webhooks
+            .into_iter()
+            .map(WebhookBody::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 async fn show(

@@ -58,18 +58,35 @@ pub struct FieldError {
     pub message: String,
 }
 
-fn errors(status: StatusCode, list: Vec<FieldError>) -> Response {
-    (status, Json(serde_json::json!({ "errors": list }))).into_response()
+/// What an ingest request gets instead of being published.
+#[derive(Debug)]
+enum Rejection {
+    /// 403: no admin token is configured.
+    Disabled,
+    /// 401: missing or wrong token.
+    Unauthorized(&'static str),
+    /// 400: the batch is malformed; nothing was published.
+    Invalid(Vec<FieldError>),
 }
 
-fn error(status: StatusCode, field: &str, message: impl Into<String>) -> Response {
-    errors(
-        status,
-        vec![FieldError {
-            field: field.into(),
-            message: message.into(),
-        }],
-    )
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let one = |message: &str| {
+            vec![FieldError {
+                field: "authorization".into(),
+                message: message.into(),
+            }]
+        };
+        let (status, list) = match self {
+            Rejection::Disabled => (
+                StatusCode::FORBIDDEN,
+                one("ingest is disabled: capture.admin_token is not set"),
+            ),
+            Rejection::Unauthorized(message) => (StatusCode::UNAUTHORIZED, one(message)),
+            Rejection::Invalid(list) => (StatusCode::BAD_REQUEST, list),
+        };
+        (status, Json(serde_json::json!({ "errors": list }))).into_response()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -83,12 +100,12 @@ struct Accepted {
 }
 
 async fn ingest(State(state): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = authorize(&state, &headers) {
-        return response;
+    if let Err(rejection) = authorize(&state, &headers) {
+        return rejection.into_response();
     }
     let changes = match parse_batch(&body, state.max_batch) {
         Ok(changes) => changes,
-        Err(list) => return errors(StatusCode::BAD_REQUEST, list),
+        Err(list) => return Rejection::Invalid(list).into_response(),
     };
     let results = join_all(changes.iter().map(|c| state.publisher.publish(c))).await;
     let mut accepted = Vec::with_capacity(changes.len());
@@ -113,7 +130,11 @@ async fn ingest(State(state): State<IngestState>, headers: HeaderMap, body: Byte
             }
         }
     }
-    info!(accepted = accepted.len(), failed = failed.len(), "ingest batch");
+    info!(
+        accepted = accepted.len(),
+        failed = failed.len(),
+        "ingest batch"
+    );
     let status = if failed.is_empty() {
         StatusCode::OK
     } else {
@@ -127,13 +148,9 @@ async fn ingest(State(state): State<IngestState>, headers: HeaderMap, body: Byte
     (status, Json(body)).into_response()
 }
 
-fn authorize(state: &IngestState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(state: &IngestState, headers: &HeaderMap) -> Result<(), Rejection> {
     if state.token.is_empty() {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "authorization",
-            "ingest is disabled: capture.admin_token is not set",
-        ));
+        return Err(Rejection::Disabled);
     }
     let given = headers
         .get("authorization")
@@ -141,10 +158,8 @@ fn authorize(state: &IngestState, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => Ok(()),
-        Some(_) => Err(error(StatusCode::UNAUTHORIZED, "authorization", "wrong admin token")),
-        None => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "authorization",
+        Some(_) => Err(Rejection::Unauthorized("wrong admin token")),
+        None => Err(Rejection::Unauthorized(
             "send the admin token as Authorization: Bearer <token>",
         )),
     }
@@ -156,9 +171,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Parses and validates a whole batch; any error rejects all of it.
 pub fn parse_batch(body: &[u8], max_batch: usize) -> Result<Vec<EntityChange>, Vec<FieldError>> {
-    let fail = |field: &str, message: String| vec![FieldError { field: field.into(), message }];
-    let top: Value = serde_json::from_slice(body)
-        .map_err(|e| fail("body", format!("malformed JSON: {e}")))?;
+    let fail = |field: &str, message: String| {
+        vec![FieldError {
+            field: field.into(),
+            message,
+        }]
+    };
+    let top: Value =
+        serde_json::from_slice(body).map_err(|e| fail("body", format!("malformed JSON: {e}")))?;
     // Keep each change's raw text so `data` is published exactly as sent.
     let raw_items: Vec<Box<RawValue>> = match &top {
         Value::Array(_) => serde_json::from_slice(body),
@@ -170,14 +190,30 @@ pub fn parse_batch(body: &[u8], max_batch: usize) -> Result<Vec<EntityChange>, V
             serde_json::from_slice::<Wrapped>(body).map(|w| w.changes)
         }
         Value::Object(_) => serde_json::from_slice::<Box<RawValue>>(body).map(|one| vec![one]),
-        _ => return Err(fail("body", "expected a change object, an array of them, or {\"changes\": [...]}".into())),
+        _ => {
+            return Err(fail(
+                "body",
+                "expected a change object, an array of them, or {\"changes\": [...]}".into(),
+            ))
+        }
     }
-    .map_err(|e| fail("changes", format!("expected an array of change objects: {e}")))?;
+    .map_err(|e| {
+        fail(
+            "changes",
+            format!("expected an array of change objects: {e}"),
+        )
+    })?;
     if raw_items.is_empty() {
         return Err(fail("changes", "no changes given".into()));
     }
     if raw_items.len() > max_batch {
-        return Err(fail("changes", format!("{} changes given; at most {max_batch} per request", raw_items.len())));
+        return Err(fail(
+            "changes",
+            format!(
+                "{} changes given; at most {max_batch} per request",
+                raw_items.len()
+            ),
+        ));
     }
     let captured_at = hookstream_model::now_millis();
     let mut changes = Vec::with_capacity(raw_items.len());
@@ -207,7 +243,10 @@ struct RawChange<'a> {
     data: Option<&'a RawValue>,
 }
 
-fn parse_change(raw: &RawValue, captured_at: i64) -> Result<EntityChange, Vec<(&'static str, String)>> {
+fn parse_change(
+    raw: &RawValue,
+    captured_at: i64,
+) -> Result<EntityChange, Vec<(&'static str, String)>> {
     let change: RawChange<'_> = serde_json::from_str(raw.get())
         .map_err(|e| vec![("body", format!("not a change object: {e}"))])?;
     let mut problems = Vec::new();
@@ -217,9 +256,16 @@ fn parse_change(raw: &RawValue, captured_at: i64) -> Result<EntityChange, Vec<(&
         _ => None,
     };
     if category.is_none() {
-        problems.push(("category", "must be a category key 1..23 or a slug such as \"game\"".into()));
+        problems.push((
+            "category",
+            "must be a category key 1..23 or a slug such as \"game\"".into(),
+        ));
     }
-    let id = change.id.as_ref().and_then(Value::as_i64).filter(|id| *id > 0);
+    let id = change
+        .id
+        .as_ref()
+        .and_then(Value::as_i64)
+        .filter(|id| *id > 0);
     if id.is_none() {
         problems.push(("id", "must be a positive integer".into()));
     }
@@ -230,20 +276,24 @@ fn parse_change(raw: &RawValue, captured_at: i64) -> Result<EntityChange, Vec<(&
     if op.is_none() {
         problems.push(("op", "must be \"create\" or \"update\"".into()));
     }
-    let data = change.data.filter(|d| d.get().trim_start().starts_with('{'));
+    let data = change
+        .data
+        .filter(|d| d.get().trim_start().starts_with('{'));
     if data.is_none() {
         problems.push(("data", "must be the entity as a JSON object".into()));
     }
     match (category, id, op, data) {
-        (Some(category), Some(entity_id), Some(op), Some(data)) if problems.is_empty() => Ok(EntityChange {
-            change_id: uuid::Uuid::new_v4().to_string(),
-            category,
-            entity_id,
-            op,
-            data: data.get().to_owned(),
-            captured_at,
-            lsn: None,
-        }),
+        (Some(category), Some(entity_id), Some(op), Some(data)) if problems.is_empty() => {
+            Ok(EntityChange {
+                change_id: uuid::Uuid::new_v4().to_string(),
+                category,
+                entity_id,
+                op,
+                data: data.get().to_owned(),
+                captured_at,
+                lsn: None,
+            })
+        }
         _ => Err(problems),
     }
 }

@@ -100,6 +100,9 @@ mod tests {
         assert!(needs_sync(10_000, 1000, None), "no timestamp");
         assert!(needs_sync(10_000, 1000, Some(9_500)), "within the skew");
         assert!(needs_sync(10_000, 0, Some(10_000)), "same instant");
-        assert!(!needs_sync(10_000, 1000, Some(8_999)), "older than sync - skew");
+        assert!(
+            !needs_sync(10_000, 1000, Some(8_999)),
+            "older than sync - skew"
+        );
     }
 }

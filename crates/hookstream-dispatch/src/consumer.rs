@@ -10,7 +10,9 @@ use hookstream_kafka::admin::{ensure_topics, pipeline_topics};
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
 use hookstream_kafka::{KafkaConfig, KafkaError, Topics};
-use hookstream_model::{now_millis, Codec, EntityChange, Event, RemovalReason, WebhookEvent, WebhookId};
+use hookstream_model::{
+    now_millis, Codec, EntityChange, Event, RemovalReason, WebhookEvent, WebhookId,
+};
 use hookstream_store::{Store, StoreError, Webhook};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
@@ -96,7 +98,10 @@ impl Dispatcher {
             .set("group.id", &self.config.group_id)
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", self.config.commit_interval_ms.to_string())
+            .set(
+                "auto.commit.interval.ms",
+                self.config.commit_interval_ms.to_string(),
+            )
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
@@ -110,7 +115,11 @@ impl Dispatcher {
         Ok(consumer)
     }
 
-    async fn consume(&mut self, consumer: &StreamConsumer, shutdown: &CancellationToken) -> Result<(), RunError> {
+    async fn consume(
+        &mut self,
+        consumer: &StreamConsumer,
+        shutdown: &CancellationToken,
+    ) -> Result<(), RunError> {
         loop {
             let message = tokio::select! {
                 biased;
@@ -136,7 +145,11 @@ impl Dispatcher {
     }
 
     /// Delivers one record to every subscriber. `Err` only when interrupted by shutdown.
-    async fn handle(&mut self, message: &BorrowedMessage<'_>, shutdown: &CancellationToken) -> Result<(), Interrupted> {
+    async fn handle(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Interrupted> {
         let Some(change) = self.decode(message) else {
             return Ok(());
         };
@@ -157,7 +170,12 @@ impl Dispatcher {
             }
         };
         let body = Bytes::from(change.data.clone());
-        let outcomes = join_all(webhooks.iter().map(|w| self.deliver(w, &change, body.clone(), shutdown))).await;
+        let outcomes = join_all(
+            webhooks
+                .iter()
+                .map(|w| self.deliver(w, &change, body.clone(), shutdown)),
+        )
+        .await;
         for (webhook, outcome) in webhooks.iter().zip(outcomes) {
             let outcome = outcome?;
             self.record(webhook, outcome).await;
@@ -168,7 +186,11 @@ impl Dispatcher {
     fn decode(&self, message: &BorrowedMessage<'_>) -> Option<EntityChange> {
         let decoded = message.payload().map(|p| self.codec.decode(p));
         match decoded {
-            Some(Ok(change)) if self.topics.category_of(message.topic()) == Some(change.category) => Some(change),
+            Some(Ok(change))
+                if self.topics.category_of(message.topic()) == Some(change.category) =>
+            {
+                Some(change)
+            }
             Some(Ok(change)) => {
                 error!(topic = message.topic(), offset = message.offset(), category = %change.category, "change on the wrong topic; skipped");
                 None
@@ -178,14 +200,24 @@ impl Dispatcher {
                 None
             }
             None => {
-                error!(topic = message.topic(), offset = message.offset(), "empty record; skipped");
+                error!(
+                    topic = message.topic(),
+                    offset = message.offset(),
+                    "empty record; skipped"
+                );
                 None
             }
         }
     }
 
     /// Delivers to one webhook, retrying in process on the configured backoff.
-    async fn deliver(&self, webhook: &Webhook, change: &EntityChange, body: Bytes, shutdown: &CancellationToken) -> Result<Outcome, Interrupted> {
+    async fn deliver(
+        &self,
+        webhook: &Webhook,
+        change: &EntityChange,
+        body: Bytes,
+        shutdown: &CancellationToken,
+    ) -> Result<Outcome, Interrupted> {
         let delivery_id = sign::delivery_id(&change.change_id, WebhookId(webhook.id));
         let delivery = Delivery {
             url: &webhook.url,
@@ -239,7 +271,9 @@ impl Dispatcher {
                     self.barrier.wait_for_own(offset).await;
                 }
             }
-            Err(e) => error!(webhook = webhook.id, ?event, error = %e, "cannot append webhook event"),
+            Err(e) => {
+                error!(webhook = webhook.id, ?event, error = %e, "cannot append webhook event")
+            }
         }
     }
 }

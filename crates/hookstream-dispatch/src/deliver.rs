@@ -131,7 +131,10 @@ mod tests {
         assert_eq!(Outcome::of_status(204), Outcome::Delivered { status: 204 });
         assert_eq!(Outcome::of_status(401), Outcome::Unauthorized);
         for status in [301, 302, 304, 400, 403, 404, 410, 429, 500, 503] {
-            assert_eq!(Outcome::of_status(status), Outcome::Failed(Failure::Status(status)));
+            assert_eq!(
+                Outcome::of_status(status),
+                Outcome::Failed(Failure::Status(status))
+            );
         }
     }
 }

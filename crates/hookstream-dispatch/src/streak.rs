@@ -59,23 +59,49 @@ mod tests {
     #[test]
     fn events_per_outcome() {
         let (interval, window) = (60, 1000);
-        assert_eq!(event_for(&webhook(None, None), true, 5, interval, window), None);
+        assert_eq!(
+            event_for(&webhook(None, None), true, 5, interval, window),
+            None
+        );
         assert_eq!(
             event_for(&webhook(Some(1), Some(2)), true, 5, interval, window),
-            Some(Event::Recovered { webhook_id: WebhookId(1) })
+            Some(Event::Recovered {
+                webhook_id: WebhookId(1)
+            })
         );
         assert_eq!(
             event_for(&webhook(None, Some(2)), false, 500, interval, window),
-            Some(Event::Failed { webhook_id: WebhookId(1), first_failed_at: 500, last_failed_at: 500 })
+            Some(Event::Failed {
+                webhook_id: WebhookId(1),
+                first_failed_at: 500,
+                last_failed_at: 500
+            })
         );
-        assert_eq!(event_for(&webhook(Some(100), Some(130)), false, 150, interval, window), None, "rate bound");
+        assert_eq!(
+            event_for(&webhook(Some(100), Some(130)), false, 150, interval, window),
+            None,
+            "rate bound"
+        );
         assert_eq!(
             event_for(&webhook(Some(100), Some(130)), false, 200, interval, window),
-            Some(Event::Failed { webhook_id: WebhookId(1), first_failed_at: 100, last_failed_at: 200 })
+            Some(Event::Failed {
+                webhook_id: WebhookId(1),
+                first_failed_at: 100,
+                last_failed_at: 200
+            })
         );
         assert_eq!(
-            event_for(&webhook(Some(100), Some(900)), false, 1100, interval, window),
-            Some(Event::Removed { webhook_id: WebhookId(1), reason: RemovalReason::Failing })
+            event_for(
+                &webhook(Some(100), Some(900)),
+                false,
+                1100,
+                interval,
+                window
+            ),
+            Some(Event::Removed {
+                webhook_id: WebhookId(1),
+                reason: RemovalReason::Failing
+            })
         );
     }
 }

@@ -44,8 +44,10 @@ pub fn pipeline_topics(config: &KafkaConfig) -> Vec<TopicSpec> {
 
 /// Creates every topic in `specs` that does not exist yet; existing topics are left as they are.
 pub async fn ensure_topics(config: &KafkaConfig, specs: &[TopicSpec]) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> =
-        config.client_config().create().map_err(KafkaError::Client)?;
+    let admin: AdminClient<DefaultClientContext> = config
+        .client_config()
+        .create()
+        .map_err(KafkaError::Client)?;
     let new_topics: Vec<NewTopic<'_>> = specs
         .iter()
         .map(|spec| {

@@ -70,8 +70,9 @@ impl EntityChange {
 impl AvroRecord for EntityChange {
     const NAME: &'static str = "EntityChange";
     const SCHEMA: &'static str = include_str!("../../../schemas/EntityChange.avsc");
-    const HISTORY: &'static [&'static str] =
-        &[include_str!("../../../schemas/history/EntityChange.v1.avsc")];
+    const HISTORY: &'static [&'static str] = &[include_str!(
+        "../../../schemas/history/EntityChange.v1.avsc"
+    )];
 
     fn to_value(&self) -> Value {
         record(vec![

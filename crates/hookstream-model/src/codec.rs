@@ -96,23 +96,21 @@ impl<T: AvroRecord> Codec<T> {
         }
         let mut fp = [0u8; 8];
         fp.copy_from_slice(&bytes[2..HEADER_LEN]);
-        let writer = self
-            .writers
-            .get(&fp)
-            .ok_or(DecodeError::UnknownSchema {
-                record: T::NAME,
-                fingerprint: u64::from_le_bytes(fp),
-            })?;
+        let writer = self.writers.get(&fp).ok_or(DecodeError::UnknownSchema {
+            record: T::NAME,
+            fingerprint: u64::from_le_bytes(fp),
+        })?;
         let mut body = &bytes[HEADER_LEN..];
         // Resolve only records written with an older schema: resolving a value against its own
         // schema is needless work and, for unions of records, can pick the wrong branch (a
         // `Removed` would match the first record whose fields it covers).
         let reader = (fp != self.header[2..]).then_some(&self.schema);
-        let value = apache_avro::from_avro_datum(writer, &mut body, reader)
-            .map_err(|e| DecodeError::Avro {
+        let value = apache_avro::from_avro_datum(writer, &mut body, reader).map_err(|e| {
+            DecodeError::Avro {
                 record: T::NAME,
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         if !body.is_empty() {
             return Err(DecodeError::TrailingBytes {
                 record: T::NAME,
@@ -205,10 +203,7 @@ pub enum DecodeError {
         found: String,
     },
     #[error("{what}: {message}")]
-    Invalid {
-        what: &'static str,
-        message: String,
-    },
+    Invalid { what: &'static str, message: String },
 }
 
 impl DecodeError {

@@ -110,7 +110,11 @@ fn old_entity_change_is_read_by_the_new_schema() {
     ]);
     let bytes = write_single_object(&v1, old, "EntityChange").expect("v1 encodes");
     let codec = Codec::<EntityChange>::new();
-    assert_ne!(&bytes[2..10], &codec.fingerprint(), "v1 has its own fingerprint");
+    assert_ne!(
+        &bytes[2..10],
+        &codec.fingerprint(),
+        "v1 has its own fingerprint"
+    );
     let read = codec.decode(&bytes).expect("v1 record decodes");
     assert_eq!(
         read,
@@ -187,6 +191,9 @@ fn an_out_of_range_category_on_the_wire_is_rejected() {
     let bytes = codec.encode_value(value).expect("schema-valid");
     assert!(matches!(
         codec.decode(&bytes),
-        Err(DecodeError::Invalid { what: "category", .. })
+        Err(DecodeError::Invalid {
+            what: "category",
+            ..
+        })
     ));
 }

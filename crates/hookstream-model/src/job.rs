@@ -44,7 +44,10 @@ impl AvroRecord for DeliveryJob {
             ("source_partition", Value::Int(self.source_partition)),
             ("source_offset", Value::Long(self.source_offset)),
             ("attempt", Value::Int(self.attempt)),
-            ("first_failed_at", Value::TimestampMillis(self.first_failed_at)),
+            (
+                "first_failed_at",
+                Value::TimestampMillis(self.first_failed_at),
+            ),
             ("due_at", Value::TimestampMillis(self.due_at)),
             ("replay", Value::Boolean(self.replay)),
         ])

@@ -22,14 +22,14 @@ impl Fields {
     }
 
     fn take(&mut self, name: &'static str) -> Result<Value, DecodeError> {
-        let at = self
-            .fields
-            .iter()
-            .position(|(n, _)| n == name)
-            .ok_or(DecodeError::MissingField {
-                record: self.record,
-                field: name,
-            })?;
+        let at =
+            self.fields
+                .iter()
+                .position(|(n, _)| n == name)
+                .ok_or(DecodeError::MissingField {
+                    record: self.record,
+                    field: name,
+                })?;
         Ok(self.fields.swap_remove(at).1)
     }
 
@@ -96,12 +96,7 @@ fn unwrap_union(value: Value) -> Value {
 
 /// Builds a record value from `(name, value)` pairs.
 pub(crate) fn record(fields: Vec<(&str, Value)>) -> Value {
-    Value::Record(
-        fields
-            .into_iter()
-            .map(|(n, v)| (n.to_owned(), v))
-            .collect(),
-    )
+    Value::Record(fields.into_iter().map(|(n, v)| (n.to_owned(), v)).collect())
 }
 
 /// The value of a `["null", T]` union.

@@ -22,36 +22,81 @@ fn folds_registration_failure_recovery_and_removal() {
     let store = Store::open(dir.path()).expect("opens");
     assert_eq!(store.next_offset(), 0);
 
-    store.apply(0, registered("a", Category::Game)).expect("applies");
-    store.apply(1, registered("b", Category::Game)).expect("applies");
-    store.apply(2, registered("a", Category::Platform)).expect("applies");
+    store
+        .apply(0, registered("a", Category::Game))
+        .expect("applies");
+    store
+        .apply(1, registered("b", Category::Game))
+        .expect("applies");
+    store
+        .apply(2, registered("a", Category::Platform))
+        .expect("applies");
     assert_eq!(store.next_offset(), 3);
 
     let ids = |ws: Vec<crate::Webhook>| ws.iter().map(|w| w.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.by_category(Category::Game).expect("reads")), [1, 2]);
-    assert_eq!(ids(store.by_account(&AccountId("a".into())).expect("reads")), [1, 3]);
+    assert_eq!(
+        ids(store.by_category(Category::Game).expect("reads")),
+        [1, 2]
+    );
+    assert_eq!(
+        ids(store.by_account(&AccountId("a".into())).expect("reads")),
+        [1, 3]
+    );
     // "a" is not a prefix match for "ab".
-    assert!(store.by_account(&AccountId("ab".into())).expect("reads").is_empty());
+    assert!(store
+        .by_account(&AccountId("ab".into()))
+        .expect("reads")
+        .is_empty());
 
     store
-        .apply(3, event(Event::Failed { webhook_id: WebhookId(1), first_failed_at: 10, last_failed_at: 10 }))
+        .apply(
+            3,
+            event(Event::Failed {
+                webhook_id: WebhookId(1),
+                first_failed_at: 10,
+                last_failed_at: 10,
+            }),
+        )
         .expect("applies");
     store
-        .apply(4, event(Event::Failed { webhook_id: WebhookId(1), first_failed_at: 10, last_failed_at: 20 }))
+        .apply(
+            4,
+            event(Event::Failed {
+                webhook_id: WebhookId(1),
+                first_failed_at: 10,
+                last_failed_at: 20,
+            }),
+        )
         .expect("applies");
     let w = store.get(WebhookId(1)).expect("reads").expect("exists");
     assert_eq!((w.first_failed_at, w.last_failed_at), (Some(10), Some(20)));
 
-    store.apply(5, event(Event::Recovered { webhook_id: WebhookId(1) })).expect("applies");
+    store
+        .apply(
+            5,
+            event(Event::Recovered {
+                webhook_id: WebhookId(1),
+            }),
+        )
+        .expect("applies");
     let w = store.get(WebhookId(1)).expect("reads").expect("exists");
     assert_eq!((w.first_failed_at, w.last_failed_at), (None, Some(20)));
 
     store
-        .apply(6, event(Event::Removed { webhook_id: WebhookId(1), reason: RemovalReason::Deleted }))
+        .apply(
+            6,
+            event(Event::Removed {
+                webhook_id: WebhookId(1),
+                reason: RemovalReason::Deleted,
+            }),
+        )
         .expect("applies");
     assert_eq!(store.get(WebhookId(1)).expect("reads"), None);
     assert_eq!(ids(store.by_category(Category::Game).expect("reads")), [2]);
-    assert_eq!(ids(store.by_account(&AccountId("a".into())).expect("reads")), [3]);
+    assert_eq!(
+        ids(store.by_account(&AccountId("a".into())).expect("reads")),
+        [3]
+    );
 }
 
 #[test]
@@ -59,9 +104,13 @@ fn replayed_offsets_are_ignored_and_state_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let store = Store::open(dir.path()).expect("opens");
-        store.apply(0, registered("a", Category::Game)).expect("applies");
+        store
+            .apply(0, registered("a", Category::Game))
+            .expect("applies");
         // A re-delivered offset changes nothing.
-        store.apply(0, registered("z", Category::Title)).expect("applies");
+        store
+            .apply(0, registered("z", Category::Title))
+            .expect("applies");
         // An undecodable record still advances the offset.
         store.apply(1, None).expect("applies");
         store.flush().expect("flushes");
@@ -70,7 +119,10 @@ fn replayed_offsets_are_ignored_and_state_survives_reopen() {
     assert_eq!(store.next_offset(), 2);
     let w = store.get(WebhookId(1)).expect("reads").expect("exists");
     assert_eq!(w.account, "a");
-    assert!(store.by_category(Category::Title).expect("reads").is_empty());
+    assert!(store
+        .by_category(Category::Title)
+        .expect("reads")
+        .is_empty());
 }
 
 #[test]
@@ -79,7 +131,9 @@ fn corrupt_files_are_rebuilt_empty() {
     let path = dir.path().join("store");
     {
         let store = Store::open(&path).expect("opens");
-        store.apply(0, registered("a", Category::Game)).expect("applies");
+        store
+            .apply(0, registered("a", Category::Game))
+            .expect("applies");
         store.flush().expect("flushes");
     }
     // Overwrite every file with garbage.

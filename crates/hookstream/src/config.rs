@@ -1,0 +1,149 @@
+//! The whole configuration: built-in defaults, then a TOML file, then `HOOKSTREAM_*`
+//! environment variables (`HOOKSTREAM_KAFKA__BROKERS=…`: sections and keys joined by `__`).
+
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use hookstream_api::ApiConfig;
+use hookstream_capture::CaptureConfig;
+use hookstream_dispatch::DispatchConfig;
+use hookstream_kafka::KafkaConfig;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of every component.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub api: ApiConfig,
+    pub capture: CaptureConfig,
+    pub dispatch: DispatchConfig,
+    pub log: LogConfig,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `hookstream_dispatch=debug,info`. `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The environment variables that set configuration: `HOOKSTREAM_<SECTION>__<KEY>`.
+pub const ENV_PREFIX: &str = "HOOKSTREAM_";
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(format!("config file {} does not exist", file.display()));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        let config: Config = figment.extract().map_err(|e| {
+            e.into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot. Pure: no I/O.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.kafka.brokers.trim().is_empty() {
+            problems.push("kafka.brokers must name at least one broker".to_owned());
+        }
+        if self.kafka.partitions < 1 {
+            problems.push("kafka.partitions must be at least 1".to_owned());
+        }
+        if self.kafka.replication_factor < 1 {
+            problems.push("kafka.replication_factor must be at least 1".to_owned());
+        }
+        if self.kafka.category_prefix == self.kafka.internal_prefix {
+            problems.push("kafka.category_prefix and kafka.internal_prefix must differ".to_owned());
+        }
+        if self.dispatch.request_timeout_ms == 0 {
+            problems.push("dispatch.request_timeout_ms must be more than 0".to_owned());
+        }
+        if self.api.max_body_bytes < 256 {
+            problems.push("api.max_body_bytes must be at least 256".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hookstream.toml",
+                "[kafka]\nbrokers = \"10.0.0.1:9092\"\npartitions = 3\n[dispatch]\nretry_backoff_ms = [1, 2]\n",
+            )?;
+            jail.set_env("HOOKSTREAM_KAFKA__PARTITIONS", "12");
+            jail.set_env("HOOKSTREAM_API__LISTEN", "127.0.0.1:1");
+            jail.set_env("HOOKSTREAM_CONFIG", "ignored: not a section key");
+            let config = Config::load(Some(Path::new("hookstream.toml"))).expect("loads");
+            assert_eq!(config.kafka.brokers, "10.0.0.1:9092");
+            assert_eq!(config.kafka.partitions, 12);
+            assert_eq!(config.api.listen, "127.0.0.1:1");
+            assert_eq!(config.dispatch.retry_backoff_ms, [1, 2]);
+            assert_eq!(config.capture, CaptureConfig::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[kafka]\nbrokerz = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("a.toml"))).expect_err("unknown key");
+            assert!(err.contains("brokerz"), "{err}");
+
+            jail.create_file("b.toml", "[kafka]\npartitions = 0\n")?;
+            let err = Config::load(Some(Path::new("b.toml"))).expect_err("bad value");
+            assert!(err.contains("kafka.partitions"), "{err}");
+
+            let err = Config::load(Some(Path::new("missing.toml"))).expect_err("missing file");
+            assert!(err.contains("does not exist"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,128 @@
+//! Starting services, and stopping them on Ctrl-C or SIGTERM.
+
+use anyhow::Context;
+use hookstream_kafka::admin::{ensure_topics, pipeline_topics};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::Config;
+
+/// Which components this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Api,
+    Capture,
+    Dispatch,
+    Dev,
+}
+
+impl Service {
+    fn runs(self, other: Service) -> bool {
+        self == other || self == Service::Dev
+    }
+}
+
+/// Runs `service` until a shutdown signal; any component's failure stops the process.
+pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    ensure_topics(&config.kafka, &pipeline_topics(&config.kafka))
+        .await
+        .context("cannot create hookstream's topics")?;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if service.runs(Service::Api) {
+        let listener = bind(&config.api.listen, "api").await?;
+        let (state, follower) =
+            hookstream_api::build(&config.api, &config.kafka, shutdown.clone()).await?;
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            hookstream_api::serve(state, listener, token)
+                .await
+                .context("api")
+        });
+        tasks.spawn(async move { follower.await.context("api event log follower") });
+    }
+    if service.runs(Service::Capture) {
+        let listener = bind(&config.capture.listen, "capture").await?;
+        let publisher = hookstream_capture::Publisher::new(&config.kafka)?;
+        let (capture, token) = (config.capture.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            hookstream_capture::serve(publisher, &capture, listener, token)
+                .await
+                .context("capture")
+        });
+    }
+    if service.runs(Service::Dispatch) {
+        let listener = bind(&config.dispatch.listen, "dispatch").await?;
+        let (dispatch, kafka, token) = (
+            config.dispatch.clone(),
+            config.kafka.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            hookstream_dispatch::run(dispatch, kafka, listener, token)
+                .await
+                .context("dispatch")
+        });
+    }
+    info!(?service, "hookstream started");
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.context("a component panicked").and_then(|r| r);
+        if let Err(e) = outcome {
+            tracing::error!(error = format!("{e:#}"), "component failed; stopping");
+            result = result.and(Err(e));
+        }
+        // One component ending ends the process: cancel the rest and wait for them.
+        shutdown.cancel();
+    }
+    info!("hookstream stopped");
+    result
+}
+
+async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{what}: cannot listen on {addr}"))?;
+    info!(service = what, addr = %listener.local_addr()?, "listening");
+    Ok(listener)
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    info!("shutdown requested");
+    shutdown.cancel();
+}
+
+/// The effective configuration as TOML, with secrets replaced.
+pub fn masked_toml(config: &Config) -> anyhow::Result<String> {
+    let mut shown = config.clone();
+    if !shown.capture.admin_token.is_empty() {
+        shown.capture.admin_token = "********".into();
+    }
+    for (key, value) in shown.kafka.client.iter_mut() {
+        if key.contains("password") || key.contains("secret") {
+            *value = "********".into();
+        }
+    }
+    Ok(toml::to_string_pretty(&shown)?)
+}
