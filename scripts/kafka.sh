@@ -151,14 +151,14 @@ port_open() {
 # Runs a Kafka main class with the fetched classpath and a small, fast-start JVM.
 run_class() {
   "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.target=Console \
+    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.target=Console -Dkafka.logs.dir="$ROOT/.local/kafka" \
     -cp "$LIB_DIR/*" "$@"
 }
 
 # True once the broker answers an ApiVersions request.
 api_ok() {
   timeout 20 "$JAVA" -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.target=Console \
+    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.target=Console -Dkafka.logs.dir="$ROOT/.local/kafka" \
     -cp "$LIB_DIR/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
     --bootstrap-server "$BOOTSTRAP" >/dev/null 2>&1
 }

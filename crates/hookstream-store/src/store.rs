@@ -68,8 +68,16 @@ impl Store {
             Ok(None) => {
                 warn!(path = %path.display(), "store written in another format; rebuilding from the log")
             }
+            // I/O errors (permissions, a full disk, another process holding the lock) are not
+            // corruption: deleting the files would destroy a running process's state.
+            Err(
+                e @ StoreError::Sled {
+                    source: sled::Error::Io(_),
+                    ..
+                },
+            ) => return Err(e),
             Err(e) => {
-                warn!(path = %path.display(), error = %e, "store cannot be opened; rebuilding from the log")
+                warn!(path = %path.display(), error = %e, "store is corrupt; rebuilding from the log")
             }
         }
         if path.exists() {
@@ -174,18 +182,15 @@ impl Store {
             &self.by_account,
             &self.meta,
         );
-        let result =
-            trees.transaction(|(webhooks, by_category, by_account, meta)| {
-                let next = match meta.get(NEXT_OFFSET)? {
-                    None => 0,
-                    Some(bytes) => {
-                        decode_i64(&bytes).map_err(ConflictableTransactionError::Abort)?
-                    }
-                };
-                if offset < next {
-                    return Ok(());
-                }
-                let load = |id: WebhookId| -> Result<
+        let result = trees.transaction(|(webhooks, by_category, by_account, meta)| {
+            let next = match meta.get(NEXT_OFFSET)? {
+                None => 0,
+                Some(bytes) => decode_i64(&bytes).map_err(ConflictableTransactionError::Abort)?,
+            };
+            if offset < next {
+                return Ok(());
+            }
+            let load = |id: WebhookId| -> Result<
                     Option<Webhook>,
                     ConflictableTransactionError<StoreError>,
                 > {
@@ -196,63 +201,62 @@ impl Store {
                             .map_err(ConflictableTransactionError::Abort),
                     }
                 };
-                let save = |w: &Webhook| -> Result<(), ConflictableTransactionError<StoreError>> {
-                    webhooks.insert(&w.id.to_be_bytes(), encode_webhook(w))?;
-                    Ok(())
-                };
-                match event.as_ref().map(|e| &e.event) {
-                    None => {}
-                    Some(Event::Registered {
-                        account,
-                        url,
-                        category,
-                        secret,
-                    }) => {
-                        let webhook = Webhook {
-                            id: WebhookId::from_log_offset(offset).0,
-                            account: account.0.clone(),
-                            url: url.clone(),
-                            category: category.key(),
-                            secret: secret.clone(),
-                            first_failed_at: None,
-                            last_failed_at: None,
-                        };
-                        save(&webhook)?;
-                        by_category.insert(category_key(*category, webhook.id()), &[])?;
-                        by_account.insert(account_key(account, webhook.id()), &[])?;
-                    }
-                    Some(Event::Failed {
-                        webhook_id,
-                        first_failed_at,
-                        last_failed_at,
-                    }) => {
-                        if let Some(mut w) = load(*webhook_id)? {
-                            w.first_failed_at = Some(w.first_failed_at.unwrap_or(*first_failed_at));
-                            w.last_failed_at =
-                                Some((*last_failed_at).max(w.last_failed_at.unwrap_or(0)));
-                            save(&w)?;
-                        }
-                    }
-                    Some(Event::Recovered { webhook_id }) => {
-                        if let Some(mut w) = load(*webhook_id)? {
-                            w.first_failed_at = None;
-                            save(&w)?;
-                        }
-                    }
-                    Some(Event::Removed { webhook_id, .. }) => {
-                        if let Some(w) = load(*webhook_id)? {
-                            webhooks.remove(&w.id.to_be_bytes())?;
-                            if let Some(c) = w.category() {
-                                by_category.remove(category_key(c, w.id()))?;
-                            }
-                            by_account
-                                .remove(account_key(&AccountId(w.account.clone()), w.id()))?;
-                        }
+            let save = |w: &Webhook| -> Result<(), ConflictableTransactionError<StoreError>> {
+                webhooks.insert(&w.id.to_be_bytes(), encode_webhook(w))?;
+                Ok(())
+            };
+            match event.as_ref().map(|e| &e.event) {
+                None => {}
+                Some(Event::Registered {
+                    account,
+                    url,
+                    category,
+                    secret,
+                }) => {
+                    let webhook = Webhook {
+                        id: WebhookId::from_log_offset(offset).0,
+                        account: account.0.clone(),
+                        url: url.clone(),
+                        category: category.key(),
+                        secret: secret.clone(),
+                        first_failed_at: None,
+                        last_failed_at: None,
+                    };
+                    save(&webhook)?;
+                    by_category.insert(category_key(*category, webhook.id()), &[])?;
+                    by_account.insert(account_key(account, webhook.id()), &[])?;
+                }
+                Some(Event::Failed {
+                    webhook_id,
+                    first_failed_at,
+                    last_failed_at,
+                }) => {
+                    if let Some(mut w) = load(*webhook_id)? {
+                        w.first_failed_at = Some(w.first_failed_at.unwrap_or(*first_failed_at));
+                        w.last_failed_at =
+                            Some((*last_failed_at).max(w.last_failed_at.unwrap_or(0)));
+                        save(&w)?;
                     }
                 }
-                meta.insert(NEXT_OFFSET, &(offset + 1).to_be_bytes())?;
-                Ok(())
-            });
+                Some(Event::Recovered { webhook_id }) => {
+                    if let Some(mut w) = load(*webhook_id)? {
+                        w.first_failed_at = None;
+                        save(&w)?;
+                    }
+                }
+                Some(Event::Removed { webhook_id, .. }) => {
+                    if let Some(w) = load(*webhook_id)? {
+                        webhooks.remove(&w.id.to_be_bytes())?;
+                        if let Some(c) = w.category() {
+                            by_category.remove(category_key(c, w.id()))?;
+                        }
+                        by_account.remove(account_key(&AccountId(w.account.clone()), w.id()))?;
+                    }
+                }
+            }
+            meta.insert(NEXT_OFFSET, &(offset + 1).to_be_bytes())?;
+            Ok(())
+        });
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(e)) => Err(e),

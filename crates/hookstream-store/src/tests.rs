@@ -157,3 +157,36 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn a_store_in_use_by_another_process_is_an_error_not_a_rebuild() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("opens");
+    store
+        .apply(0, registered("a", Category::Game))
+        .expect("applies");
+    store.flush().expect("flushes");
+    // sled locks its files per process, so the second open runs in a child process.
+    let before = walk(dir.path()).len();
+    let output = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .args(["--exact", "tests::open_from_child", "--nocapture"])
+        .env("HOOKSTREAM_STORE_CHILD", dir.path())
+        .output()
+        .expect("child runs");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("child open failed"), "{out}");
+    assert_eq!(walk(dir.path()).len(), before, "files left alone");
+    assert_eq!(store.next_offset(), 1);
+    assert!(store.get(WebhookId(1)).expect("reads").is_some());
+}
+
+/// Half of the test above: does something only in its child process.
+#[test]
+fn open_from_child() {
+    if let Some(path) = std::env::var_os("HOOKSTREAM_STORE_CHILD") {
+        match Store::open(std::path::Path::new(&path)) {
+            Ok(_) => println!("child open succeeded"),
+            Err(e) => println!("child open failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `hookstream` binary against the real Kafka broker that
+//! `scripts/test.sh` starts on loopback. Each test has its own topic prefix and groups.
+
+mod api_contract;
+mod delivery;
+mod happens_before;
+mod ids;
+mod restart;

@@ -1,0 +1,179 @@
+//! A `hookstream` process under test: spawned with its own environment, its JSON logs
+//! collected, stopped by PID.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `hookstream` binary, built once per test run if it is not there.
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(path) = std::env::var("HOOKSTREAM_BIN") {
+            return PathBuf::from(path);
+        }
+        // target/debug/deps/it-… → target/debug/hookstream
+        let exe = std::env::current_exe().expect("test executable path");
+        let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+        let bin = dir.join("hookstream");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "hookstream"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cannot build the hookstream binary");
+        assert!(bin.exists(), "{} missing after build", bin.display());
+        bin
+    })
+    .clone()
+}
+
+#[derive(Default)]
+struct Logs {
+    lines: Mutex<Vec<String>>,
+    grew: Condvar,
+}
+
+/// A running `hookstream` subcommand.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    logs: Arc<Logs>,
+}
+
+impl Proc {
+    /// Spawns `hookstream <args>` with `env` (and nothing of the test's own HOOKSTREAM_*).
+    pub fn spawn(name: &str, args: &[&str], env: &HashMap<String, String>) -> Proc {
+        let mut command = Command::new(binary());
+        command
+            .args(args)
+            .arg("--log-format")
+            .arg("json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("HOOKSTREAM_") {
+                command.env_remove(key);
+            }
+        }
+        command.env("RUST_LOG", "info,hookstream_dispatch=debug,librdkafka=warn");
+        command.envs(env);
+        let mut child = command.spawn().expect("spawns hookstream");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let logs = Arc::new(Logs::default());
+        let sink = logs.clone();
+        let tag = name.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("HOOKSTREAM_TEST_ECHO").is_some() {
+                    eprintln!("[{tag}] {line}");
+                }
+                sink.lines.lock().expect("logs").push(line);
+                sink.grew.notify_all();
+            }
+        });
+        Proc {
+            name: name.to_owned(),
+            child,
+            logs,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a JSON log line for which `matches` holds, and returns it.
+    pub fn wait_log(
+        &self,
+        what: &str,
+        timeout: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        let mut seen = 0;
+        let mut lines = self.logs.lines.lock().expect("logs");
+        loop {
+            for line in &lines[seen..] {
+                if let Ok(value) = serde_json::from_str::<Value>(line) {
+                    if matches(&value) {
+                        return value;
+                    }
+                }
+            }
+            seen = lines.len();
+            let now = Instant::now();
+            if now >= deadline {
+                let tail: Vec<&String> = lines.iter().rev().take(30).collect();
+                panic!(
+                    "{}: no log line for {what} within {timeout:?}; last lines: {tail:#?}",
+                    self.name
+                );
+            }
+            lines = self
+                .logs
+                .grew
+                .wait_timeout(lines, deadline - now)
+                .expect("logs")
+                .0;
+        }
+    }
+
+    /// The address a service of this process listens on (from its `listening` log line).
+    pub fn addr(&self, service: &str) -> String {
+        let line = self.wait_log(&format!("{service} listening"), crate::WAIT, |v| {
+            v["fields"]["message"] == "listening" && v["fields"]["service"] == service
+        });
+        line["fields"]["addr"]
+            .as_str()
+            .expect("addr field")
+            .to_owned()
+    }
+
+    /// Every log line so far, for assertions on what a process said.
+    pub fn log_text(&self) -> String {
+        self.logs.lines.lock().expect("logs").join("\n")
+    }
+
+    /// SIGTERM, then waits for the process to exit (SIGKILL after `timeout`).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        None
+    }
+
+    /// SIGKILL: no chance to commit or flush.
+    pub fn kill(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) on the PID of our own child, which has not been reaped.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
