@@ -66,6 +66,9 @@ pub trait Fold: Send + Sync + 'static {
 
     /// Applies the event at `offset`. Must be idempotent for offsets below `next_offset`.
     fn apply(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), Self::Error>;
+
+    /// Forgets everything, so that folding starts again at offset 0.
+    fn reset(&self) -> Result<(), Self::Error>;
 }
 
 /// Reads the log from where the fold left off and applies every event, in order.
@@ -91,6 +94,22 @@ impl Follower {
             .set("fetch.wait.max.ms", "10")
             .create()
             .map_err(KafkaError::Client)?;
+        let high = consumer
+            .fetch_watermarks(&topic, PARTITION, Duration::from_secs(30))
+            .map(|(_, high)| high)
+            .map_err(|source| KafkaError::Watermarks {
+                topic: topic.clone(),
+                source,
+            })?;
+        if fold.next_offset() > high {
+            // The log is shorter than what was folded: it was deleted and created again.
+            warn!(
+                folded = fold.next_offset(),
+                log_end = high,
+                "the view is ahead of the webhook log (was the topic recreated?); rebuilding it"
+            );
+            fold.reset().map_err(|e| KafkaError::Fold(e.to_string()))?;
+        }
         let start = fold.next_offset();
         let mut assignment = TopicPartitionList::new();
         assignment

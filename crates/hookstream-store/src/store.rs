@@ -275,6 +275,16 @@ impl Fold for Store {
     fn apply(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), StoreError> {
         self.apply_event(offset, event)
     }
+
+    fn reset(&self) -> Result<(), StoreError> {
+        for tree in [&self.webhooks, &self.by_category, &self.by_account] {
+            tree.clear().map_err(|e| self.sled_err(e))?;
+        }
+        self.meta
+            .remove(NEXT_OFFSET)
+            .map_err(|e| self.sled_err(e))?;
+        self.flush()
+    }
 }
 
 fn category_key(category: Category, id: WebhookId) -> Vec<u8> {

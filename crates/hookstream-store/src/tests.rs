@@ -126,6 +126,26 @@ fn replayed_offsets_are_ignored_and_state_survives_reopen() {
 }
 
 #[test]
+fn reset_forgets_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("opens");
+    store
+        .apply(0, registered("a", Category::Game))
+        .expect("applies");
+    store.reset().expect("resets");
+    assert_eq!(store.next_offset(), 0);
+    assert_eq!(store.get(WebhookId(1)).expect("reads"), None);
+    assert!(store.by_category(Category::Game).expect("reads").is_empty());
+    store
+        .apply(0, registered("b", Category::Title))
+        .expect("folds again");
+    assert_eq!(
+        store.get(WebhookId(1)).expect("reads").map(|w| w.account),
+        Some("b".into())
+    );
+}
+
+#[test]
 fn corrupt_files_are_rebuilt_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store");
