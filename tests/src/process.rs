@@ -109,10 +109,10 @@ impl Proc {
             seen = lines.len();
             let now = Instant::now();
             if now >= deadline {
-                let tail: Vec<&String> = lines.iter().rev().take(30).collect();
                 panic!(
-                    "{}: no log line for {what} within {timeout:?}; last lines: {tail:#?}",
-                    self.name
+                    "{}: no log line for {what} within {timeout:?}; it said:\n{}",
+                    self.name,
+                    summary(&lines)
                 );
             }
             lines = self
@@ -170,6 +170,21 @@ impl Proc {
             }
         }
     }
+}
+
+/// The last log lines without backtrace frames, oldest first.
+fn summary(lines: &[String]) -> String {
+    let frame = |line: &str| {
+        let t = line.trim_start();
+        let number = t.split(':').next().unwrap_or("");
+        t.starts_with("at ") || (!number.is_empty() && number.chars().all(|c| c.is_ascii_digit()))
+    };
+    let shown: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !frame(l))
+        .collect();
+    shown[shown.len().saturating_sub(40)..].join("\n")
 }
 
 impl Drop for Proc {
