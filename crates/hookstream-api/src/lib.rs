@@ -47,7 +47,7 @@ pub async fn build(
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), StartError> {
     let keys = Keys::load(&config.keys_file)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
-    let (follower, task) = Follower::start(kafka, store.clone(), shutdown)?;
+    let (follower, task) = Follower::start(kafka, store.clone(), shutdown).await?;
     let log = EventLog::new(kafka, Producer::new(kafka)?);
     let registry = Registry::new(log, follower, store, config);
     Ok((

@@ -59,7 +59,8 @@ pub async fn run(
 ) -> Result<(), RunError> {
     ensure_topics(&kafka, &pipeline_topics(&kafka)).await?;
     let store = Arc::new(Store::open(&config.data_dir)?);
-    let (follower, follower_task) = Follower::start(&kafka, store.clone(), shutdown.clone())?;
+    let (follower, follower_task) =
+        Follower::start(&kafka, store.clone(), shutdown.clone()).await?;
     let barrier = Barrier::new(
         follower,
         config.clock_skew_ms,

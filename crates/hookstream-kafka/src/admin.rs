@@ -1,6 +1,6 @@
 //! Idempotent topic creation.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -85,6 +85,42 @@ pub async fn ensure_topics(config: &KafkaConfig, specs: &[TopicSpec]) -> Result<
     }
     if created > 0 {
         info!(created, total = specs.len(), "created topics");
+    }
+    wait_for_leaders(&admin, specs).await
+}
+
+/// Waits until every partition of `specs` has a leader: a topic that was just created is not
+/// usable until its metadata reached the broker we talk to.
+async fn wait_for_leaders(
+    admin: &AdminClient<DefaultClientContext>,
+    specs: &[TopicSpec],
+) -> Result<(), KafkaError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut pending: Vec<&TopicSpec> = specs.iter().collect();
+    while !pending.is_empty() {
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map_err(KafkaError::Client)?;
+        pending.retain(|spec| {
+            !metadata.topics().iter().any(|t| {
+                t.name() == spec.name
+                    && t.error().is_none()
+                    && !t.partitions().is_empty()
+                    && t.partitions()
+                        .iter()
+                        .all(|p| p.leader() >= 0 && p.error().is_none())
+            })
+        });
+        if pending.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(KafkaError::TopicsNotReady(
+                pending.iter().map(|s| s.name.clone()).collect(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
 }

@@ -29,6 +29,8 @@ pub enum KafkaError {
         reached: i64,
         waited_ms: u128,
     },
+    #[error("topics have no leader yet: {}", .0.join(", "))]
+    TopicsNotReady(Vec<String>),
     #[error("cannot reset the view of the event log: {0}")]
     Fold(String),
     #[error("the event log follower has stopped")]

@@ -80,7 +80,7 @@ pub struct Follower {
 
 impl Follower {
     /// Starts following. The returned task ends when `shutdown` is cancelled or a fold fails.
-    pub fn start<F: Fold>(
+    pub async fn start<F: Fold>(
         config: &KafkaConfig,
         fold: Arc<F>,
         shutdown: CancellationToken,
@@ -94,13 +94,15 @@ impl Follower {
             .set("fetch.wait.max.ms", "10")
             .create()
             .map_err(KafkaError::Client)?;
-        let high = consumer
-            .fetch_watermarks(&topic, PARTITION, Duration::from_secs(30))
-            .map(|(_, high)| high)
-            .map_err(|source| KafkaError::Watermarks {
-                topic: topic.clone(),
-                source,
-            })?;
+        let consumer = Arc::new(consumer);
+        let high = {
+            let (consumer, topic) = (consumer.clone(), topic.clone());
+            tokio::task::spawn_blocking(move || {
+                fetch_high_watermark(&consumer, &topic, Duration::from_secs(30))
+            })
+            .await
+            .map_err(|_| KafkaError::FollowerStopped)??
+        };
         if fold.next_offset() > high {
             // The log is shorter than what was folded: it was deleted and created again.
             warn!(
@@ -116,7 +118,6 @@ impl Follower {
             .add_partition_offset(&topic, PARTITION, Offset::Offset(start))
             .map_err(KafkaError::Client)?;
         consumer.assign(&assignment).map_err(KafkaError::Client)?;
-        let consumer = Arc::new(consumer);
         let (tx, applied) = watch::channel(start);
         let task = tokio::spawn(follow(consumer.clone(), fold, tx, shutdown));
         Ok((
@@ -155,10 +156,7 @@ impl Follower {
         let consumer = self.consumer.clone();
         let topic = self.topic.clone();
         tokio::task::spawn_blocking(move || {
-            consumer
-                .fetch_watermarks(&topic, PARTITION, Duration::from_secs(10))
-                .map(|(_, high)| high)
-                .map_err(|source| KafkaError::Watermarks { topic, source })
+            fetch_high_watermark(&consumer, &topic, Duration::from_secs(2))
         })
         .await
         .map_err(|_| KafkaError::FollowerStopped)?
@@ -177,6 +175,31 @@ impl Follower {
             })??;
         self.wait_for(high, timeout.saturating_sub(started.elapsed()))
             .await
+    }
+}
+
+/// The high watermark of the log, retried for `patience` while the broker is settling
+/// (a new topic's leader unknown yet, a leader moving).
+fn fetch_high_watermark(
+    consumer: &StreamConsumer,
+    topic: &str,
+    patience: Duration,
+) -> Result<i64, KafkaError> {
+    let started = Instant::now();
+    loop {
+        match consumer.fetch_watermarks(topic, PARTITION, Duration::from_secs(10)) {
+            Ok((_, high)) => return Ok(high),
+            Err(source) if started.elapsed() >= patience => {
+                return Err(KafkaError::Watermarks {
+                    topic: topic.to_owned(),
+                    source,
+                })
+            }
+            Err(e) => {
+                debug!(error = %e, "high watermark not available yet; retrying");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
     }
 }
 
