@@ -29,7 +29,12 @@ cleanup() {
 trap cleanup EXIT
 
 started_kafka=false
-if ! bash scripts/kafka.sh status >/dev/null 2>&1; then
+kafka_port=${KAFKA_PORT:-19092}
+if bash scripts/kafka.sh status >/dev/null 2>&1; then
+  say "using the Kafka broker of scripts/kafka.sh on 127.0.0.1:$kafka_port"
+elif (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; then
+  say "something already listens on 127.0.0.1:$kafka_port; using it as the Kafka broker"
+else
   say "starting Kafka"
   bash scripts/kafka.sh start >/dev/null
   started_kafka=true
@@ -40,7 +45,7 @@ cargo build -q -p hookstream
 bin=${CARGO_TARGET_DIR:-$ROOT/target}/debug/hookstream
 
 "$bin" keys hash demo-key --account demo --plan pro >"$demo/keys.toml"
-export HOOKSTREAM_KAFKA__BROKERS=127.0.0.1:${KAFKA_PORT:-19092}
+export HOOKSTREAM_KAFKA__BROKERS=127.0.0.1:$kafka_port
 export HOOKSTREAM_KAFKA__PARTITIONS=3
 export HOOKSTREAM_API__LISTEN=127.0.0.1:8080
 export HOOKSTREAM_API__KEYS_FILE=$demo/keys.toml
