@@ -192,20 +192,17 @@ impl Api {
     }
 
     pub async fn get(&self, key: &str, path: &str) -> Reply {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("user-key", key)
-            .send()
-            .await
-            .expect("api answers");
-        Self::reply(response).await
+        self.send(reqwest::Method::GET, key, path).await
     }
 
     pub async fn delete(&self, key: &str, path: &str) -> Reply {
+        self.send(reqwest::Method::DELETE, key, path).await
+    }
+
+    async fn send(&self, method: reqwest::Method, key: &str, path: &str) -> Reply {
         let response = self
             .client
-            .delete(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .header("user-key", key)
             .send()
             .await
