@@ -10,7 +10,9 @@ pub mod barrier;
 mod config;
 pub mod consumer;
 pub mod deliver;
+pub mod endpoint;
 mod health;
+pub mod schedule;
 pub mod sign;
 mod streak;
 

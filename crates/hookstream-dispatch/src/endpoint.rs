@@ -1,0 +1,260 @@
+//! Per-endpoint isolation: a concurrency cap and a circuit breaker per origin
+//! (`scheme://host:port`), so one slow or dead receiver cannot take every connection.
+//!
+//! The breaker opens after `threshold` consecutive failures; while open, deliveries to the
+//! endpoint are not attempted (they go to the retry tiers). After `cooldown` one probe is
+//! let through (half-open): its success closes the breaker, its failure opens it again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The state of one endpoint's breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Circuit {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+/// Whether a delivery may go out now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Send it (as the half-open probe when `probe`).
+    Send { probe: bool },
+    /// The circuit is open: do not send.
+    Rejected,
+}
+
+/// Breaker transitions, kept apart from time and locks so they can be tested directly.
+#[derive(Debug, Clone, Copy)]
+pub struct Breaker {
+    pub threshold: u32,
+    pub cooldown: Duration,
+}
+
+impl Breaker {
+    pub fn admit(&self, circuit: &mut Circuit, now: Instant) -> Admission {
+        match *circuit {
+            Circuit::Closed { .. } => Admission::Send { probe: false },
+            Circuit::Open { until } if now >= until => {
+                *circuit = Circuit::HalfOpen { probing: true };
+                Admission::Send { probe: true }
+            }
+            Circuit::Open { .. } | Circuit::HalfOpen { probing: true } => Admission::Rejected,
+            Circuit::HalfOpen { probing: false } => {
+                *circuit = Circuit::HalfOpen { probing: true };
+                Admission::Send { probe: true }
+            }
+        }
+    }
+
+    pub fn record(&self, circuit: &mut Circuit, success: bool, now: Instant) {
+        *circuit = match (*circuit, success) {
+            (_, true) => Circuit::Closed { failures: 0 },
+            (Circuit::Closed { failures }, false) if failures + 1 < self.threshold => {
+                Circuit::Closed {
+                    failures: failures + 1,
+                }
+            }
+            (_, false) => Circuit::Open {
+                until: now + self.cooldown,
+            },
+        };
+    }
+}
+
+struct Endpoint {
+    slots: Arc<Semaphore>,
+    circuit: Mutex<Circuit>,
+}
+
+/// All endpoints a dispatcher delivers to.
+pub struct Endpoints {
+    breaker: Breaker,
+    concurrency: usize,
+    by_origin: Mutex<HashMap<String, Arc<Endpoint>>>,
+}
+
+/// Leave to send one request to an endpoint: holds one of its concurrency slots.
+pub struct Lease {
+    endpoint: Arc<Endpoint>,
+    breaker: Breaker,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    /// Records the request's outcome in the endpoint's breaker.
+    pub fn finish(self, success: bool) {
+        let mut circuit = self
+            .endpoint
+            .circuit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        self.breaker.record(&mut circuit, success, Instant::now());
+    }
+}
+
+impl Endpoints {
+    pub fn new(concurrency: usize, breaker: Breaker) -> Endpoints {
+        Endpoints {
+            breaker,
+            concurrency: concurrency.max(1),
+            by_origin: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn endpoint(&self, url: &str) -> Arc<Endpoint> {
+        let origin = origin(url);
+        let mut map = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(origin)
+            .or_insert_with(|| {
+                Arc::new(Endpoint {
+                    slots: Arc::new(Semaphore::new(self.concurrency)),
+                    circuit: Mutex::new(Circuit::Closed { failures: 0 }),
+                })
+            })
+            .clone()
+    }
+
+    /// Waits for a free slot of the endpoint, then asks its breaker. `None`: circuit open.
+    pub async fn lease(&self, url: &str) -> Option<Lease> {
+        let endpoint = self.endpoint(url);
+        let slot = endpoint.slots.clone().acquire_owned().await.ok()?;
+        let admission = {
+            let mut circuit = endpoint.circuit.lock().unwrap_or_else(|p| p.into_inner());
+            self.breaker.admit(&mut circuit, Instant::now())
+        };
+        match admission {
+            Admission::Send { .. } => Some(Lease {
+                endpoint,
+                breaker: self.breaker,
+                _slot: slot,
+            }),
+            Admission::Rejected => None,
+        }
+    }
+
+    /// The breaker state of every endpoint, for metrics and tests.
+    pub fn circuits(&self) -> Vec<(String, Circuit)> {
+        let map = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|(origin, e)| {
+                (
+                    origin.clone(),
+                    *e.circuit.lock().unwrap_or_else(|p| p.into_inner()),
+                )
+            })
+            .collect()
+    }
+}
+
+/// `scheme://host:port` of a URL; the URL itself if it does not parse.
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}:{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_the_threshold_probes_after_the_cooldown() {
+        let b = Breaker {
+            threshold: 3,
+            cooldown: Duration::from_secs(10),
+        };
+        let t0 = Instant::now();
+        let mut c = Circuit::Closed { failures: 0 };
+        for _ in 0..2 {
+            assert_eq!(b.admit(&mut c, t0), Admission::Send { probe: false });
+            b.record(&mut c, false, t0);
+        }
+        assert_eq!(c, Circuit::Closed { failures: 2 });
+        b.record(&mut c, false, t0);
+        assert_eq!(
+            c,
+            Circuit::Open {
+                until: t0 + Duration::from_secs(10)
+            }
+        );
+        assert_eq!(
+            b.admit(&mut c, t0 + Duration::from_secs(9)),
+            Admission::Rejected
+        );
+        // Cooldown over: exactly one probe.
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(b.admit(&mut c, t1), Admission::Send { probe: true });
+        assert_eq!(b.admit(&mut c, t1), Admission::Rejected);
+        // The probe fails: open again, from now.
+        b.record(&mut c, false, t1);
+        assert_eq!(
+            c,
+            Circuit::Open {
+                until: t1 + Duration::from_secs(10)
+            }
+        );
+        let t2 = t1 + Duration::from_secs(10);
+        assert_eq!(b.admit(&mut c, t2), Admission::Send { probe: true });
+        b.record(&mut c, true, t2);
+        assert_eq!(c, Circuit::Closed { failures: 0 });
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let b = Breaker {
+            threshold: 2,
+            cooldown: Duration::from_secs(1),
+        };
+        let t = Instant::now();
+        let mut c = Circuit::Closed { failures: 0 };
+        b.record(&mut c, false, t);
+        b.record(&mut c, true, t);
+        b.record(&mut c, false, t);
+        assert_eq!(c, Circuit::Closed { failures: 1 });
+    }
+
+    #[tokio::test]
+    async fn endpoints_are_per_origin_and_capped() {
+        let endpoints = Endpoints::new(
+            1,
+            Breaker {
+                threshold: 1,
+                cooldown: Duration::from_secs(60),
+            },
+        );
+        let first = endpoints
+            .lease("http://127.0.0.1:1/a")
+            .await
+            .expect("closed");
+        // Same origin, other path: waits for the slot.
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(50),
+            endpoints.lease("http://127.0.0.1:1/b"),
+        )
+        .await;
+        assert!(waiting.is_err(), "the cap of 1 must hold");
+        // Another origin is not affected.
+        let other = endpoints
+            .lease("http://127.0.0.1:2/")
+            .await
+            .expect("closed");
+        first.finish(false);
+        assert!(
+            endpoints.lease("http://127.0.0.1:1/b").await.is_none(),
+            "open after one failure"
+        );
+        other.finish(true);
+        assert!(endpoints.lease("http://127.0.0.1:2/x").await.is_some());
+    }
+}
