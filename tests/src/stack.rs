@@ -102,7 +102,7 @@ impl Stack {
             ),
             ("HOOKSTREAM_DISPATCH__GROUP_ID", format!("{p}dispatch")),
             ("HOOKSTREAM_DISPATCH__REQUEST_TIMEOUT_MS", "3000".into()),
-            ("HOOKSTREAM_DISPATCH__RETRY_BACKOFF_MS", "[50, 100]".into()),
+            ("HOOKSTREAM_DISPATCH__TIME_SCALE", "0.01".into()),
             ("HOOKSTREAM_DISPATCH__COMMIT_INTERVAL_MS", "200".into()),
         ]
         .into_iter()

@@ -6,6 +6,7 @@
 //! before `s` is in the view. A change is therefore safe to match without a new sync when
 //! `t + skew < s` of the last sync; otherwise the barrier syncs again.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use hookstream_kafka::log::Follower;
@@ -13,19 +14,16 @@ use hookstream_model::{now_millis, UnixMillis};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::lanes::Interrupted;
+
 /// Decides when the view must be synced with the log, and syncs it.
 pub struct Barrier {
     follower: Follower,
     skew_ms: i64,
     timeout: Duration,
     /// Start of the last completed sync; every event appended before it is in the view.
-    synced_at: UnixMillis,
+    synced_at: AtomicI64,
 }
-
-/// The barrier could not be passed because the dispatcher is shutting down.
-#[derive(Debug, thiserror::Error)]
-#[error("shut down while waiting for the webhook log")]
-pub struct Interrupted;
 
 impl Barrier {
     pub fn new(follower: Follower, skew_ms: u64, timeout: Duration) -> Barrier {
@@ -33,19 +31,23 @@ impl Barrier {
             follower,
             skew_ms: skew_ms as i64,
             timeout,
-            synced_at: i64::MIN,
+            synced_at: AtomicI64::new(i64::MIN),
         }
     }
 
     /// Whether a change stamped `timestamp` needs a sync first.
     pub fn needs_sync(&self, timestamp: Option<UnixMillis>) -> bool {
-        needs_sync(self.synced_at, self.skew_ms, timestamp)
+        needs_sync(
+            self.synced_at.load(Ordering::SeqCst),
+            self.skew_ms,
+            timestamp,
+        )
     }
 
     /// Returns once the view holds every event appended before `timestamp`. Retries while
     /// Kafka is unreachable: matching against a stale view could lose deliveries.
     pub async fn pass(
-        &mut self,
+        &self,
         timestamp: Option<UnixMillis>,
         shutdown: &CancellationToken,
     ) -> Result<(), Interrupted> {
@@ -56,7 +58,9 @@ impl Barrier {
                 synced = self.follower.catch_up(self.timeout) => synced,
             };
             match synced {
-                Ok(()) => self.synced_at = started,
+                Ok(()) => {
+                    self.synced_at.fetch_max(started, Ordering::SeqCst);
+                }
                 Err(e) => {
                     warn!(error = %e, "cannot sync with the webhook log; retrying");
                     tokio::select! {

@@ -1,12 +1,13 @@
 //! One delivery: the HTTP request and what its outcome means.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use hookstream_model::{AttemptError, Category, ChangeOp};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use reqwest::redirect::Policy;
 
+use crate::schedule::parse_retry_after;
 use crate::sign;
 use crate::DispatchConfig;
 
@@ -26,6 +27,8 @@ pub enum Outcome {
 pub enum Failure {
     Status(u16),
     Error(AttemptError),
+    /// Not sent: the endpoint's circuit breaker is open.
+    CircuitOpen,
 }
 
 impl Outcome {
@@ -37,6 +40,15 @@ impl Outcome {
             other => Outcome::Failed(Failure::Status(other)),
         }
     }
+}
+
+/// What came back from one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    pub outcome: Outcome,
+    /// The receiver's `Retry-After`, if it sent one.
+    pub retry_after: Option<Duration>,
+    pub latency: Duration,
 }
 
 /// Everything a request needs, borrowed from the change and the webhook.
@@ -79,7 +91,7 @@ impl Deliverer {
     }
 
     /// Sends one delivery and classifies the result. Never panics on network input.
-    pub async fn send(&self, delivery: &Delivery<'_>) -> (Outcome, Duration) {
+    pub async fn send(&self, delivery: &Delivery<'_>) -> Response {
         let started = Instant::now();
         let timestamp = hookstream_model::now_millis() / 1000;
         let signature = sign::signature(
@@ -101,11 +113,23 @@ impl Deliverer {
         if delivery.replay {
             request = request.header("X-Hookstream-Replay", "true");
         }
-        let outcome = match request.body(delivery.body.clone()).send().await {
-            Ok(response) => Outcome::of_status(response.status().as_u16()),
-            Err(e) => Outcome::Failed(Failure::Error(classify(&e))),
+        let (outcome, retry_after) = match request.body(delivery.body.clone()).send().await {
+            Ok(response) => {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                // The body is not read: the status is the answer.
+                (Outcome::of_status(response.status().as_u16()), retry_after)
+            }
+            Err(e) => (Outcome::Failed(Failure::Error(classify(&e))), None),
         };
-        (outcome, started.elapsed())
+        Response {
+            outcome,
+            retry_after,
+            latency: started.elapsed(),
+        }
     }
 }
 

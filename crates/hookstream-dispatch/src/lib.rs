@@ -1,20 +1,29 @@
-//! Dispatch: one consumer group over the 23 category topics; each change is delivered to
-//! every webhook of its category.
+//! Dispatch: delivers every change of the category topics to every webhook of its category,
+//! at least once, retrying failures durably on the retry tier topics.
 //!
+//! * [`dispatcher`]: starts the two consumers (category topics, retry tiers) and stops them.
+//! * [`lanes`]: one task per partition, in order, offsets stored once a record settled.
+//! * [`changes`] / [`retries`]: the two record handlers; both end in [`attempt`].
+//! * [`attempt`]: one attempt and its consequences (ack, streak events, removal, next job).
+//! * [`schedule`]: when the next attempt is due, on which tier; when a webhook is removed.
+//! * [`endpoint`]: per-endpoint concurrency cap and circuit breaker.
 //! * [`barrier`]: happens-before between the webhook log and the changes (DESIGN.md §3.2).
-//! * [`deliver`]: the HTTP request of one delivery and the classification of its outcome.
+//! * [`deliver`]: the HTTP request and the classification of its outcome.
 //! * [`sign`]: `webhook-id` and the Standard Webhooks signature.
-//! * [`consumer`]: the loop that ties them together and stores offsets of settled records.
 
+pub mod attempt;
 pub mod barrier;
+pub mod changes;
 mod config;
-pub mod consumer;
 pub mod deliver;
+pub mod dispatcher;
 pub mod endpoint;
 mod health;
+pub mod lanes;
+pub mod retries;
 pub mod schedule;
 pub mod sign;
 mod streak;
 
 pub use config::DispatchConfig;
-pub use consumer::{run, RunError};
+pub use dispatcher::{run, RunError};

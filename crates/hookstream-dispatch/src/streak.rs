@@ -1,11 +1,11 @@
-//! Failure streak bookkeeping: which events a delivery outcome appends to the log.
+//! Failure streak bookkeeping: which event a delivery outcome appends to the log.
 //!
 //! The streak of a webhook starts at its first failure and ends with a 2xx. The log gets a
 //! `Failed` event at the start of a streak and then at most one per interval (not one per
-//! attempt), `Recovered` when the streak ends, and `Removed{failing}` once the streak is
-//! older than the failure window.
+//! attempt), and `Recovered` when the streak ends. Removal at the end of the failure window
+//! is the schedule's decision (`schedule.rs`).
 
-use hookstream_model::{Event, RemovalReason, UnixMillis, WebhookId};
+use hookstream_model::{Event, UnixMillis, WebhookId};
 use hookstream_store::Webhook;
 
 /// The event, if any, that an outcome for `webhook` at `now` appends.
@@ -14,16 +14,11 @@ pub fn event_for(
     delivered: bool,
     now: UnixMillis,
     interval_ms: i64,
-    window_ms: i64,
 ) -> Option<Event> {
     let id = WebhookId(webhook.id);
     match (delivered, webhook.first_failed_at) {
         (true, None) => None,
         (true, Some(_)) => Some(Event::Recovered { webhook_id: id }),
-        (false, Some(first)) if now - first >= window_ms => Some(Event::Removed {
-            webhook_id: id,
-            reason: RemovalReason::Failing,
-        }),
         (false, None) => Some(Event::Failed {
             webhook_id: id,
             first_failed_at: now,
@@ -58,49 +53,31 @@ mod tests {
 
     #[test]
     fn events_per_outcome() {
-        let (interval, window) = (60, 1000);
+        let id = WebhookId(1);
+        assert_eq!(event_for(&webhook(None, None), true, 5, 60), None);
         assert_eq!(
-            event_for(&webhook(None, None), true, 5, interval, window),
-            None
+            event_for(&webhook(Some(1), Some(2)), true, 5, 60),
+            Some(Event::Recovered { webhook_id: id })
         );
         assert_eq!(
-            event_for(&webhook(Some(1), Some(2)), true, 5, interval, window),
-            Some(Event::Recovered {
-                webhook_id: WebhookId(1)
-            })
-        );
-        assert_eq!(
-            event_for(&webhook(None, Some(2)), false, 500, interval, window),
+            event_for(&webhook(None, Some(2)), false, 500, 60),
             Some(Event::Failed {
-                webhook_id: WebhookId(1),
+                webhook_id: id,
                 first_failed_at: 500,
                 last_failed_at: 500
             })
         );
         assert_eq!(
-            event_for(&webhook(Some(100), Some(130)), false, 150, interval, window),
+            event_for(&webhook(Some(100), Some(130)), false, 150, 60),
             None,
             "rate bound"
         );
         assert_eq!(
-            event_for(&webhook(Some(100), Some(130)), false, 200, interval, window),
+            event_for(&webhook(Some(100), Some(130)), false, 200, 60),
             Some(Event::Failed {
-                webhook_id: WebhookId(1),
+                webhook_id: id,
                 first_failed_at: 100,
                 last_failed_at: 200
-            })
-        );
-        assert_eq!(
-            event_for(
-                &webhook(Some(100), Some(900)),
-                false,
-                1100,
-                interval,
-                window
-            ),
-            Some(Event::Removed {
-                webhook_id: WebhookId(1),
-                reason: RemovalReason::Failing
             })
         );
     }

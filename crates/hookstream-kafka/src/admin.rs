@@ -42,6 +42,21 @@ pub fn pipeline_topics(config: &KafkaConfig) -> Vec<TopicSpec> {
     specs
 }
 
+/// The retry tier topics, one per schedule entry, kept well past their longest wait.
+pub fn retry_topics(config: &KafkaConfig, tiers: &[String], delays_ms: &[u64]) -> Vec<TopicSpec> {
+    let topics = config.topics();
+    let longest = delays_ms.iter().copied().max().unwrap_or(0) as i64;
+    let retention = (7 * 24 * 3600 * 1000_i64).max(longest.saturating_mul(4));
+    tiers
+        .iter()
+        .map(|tier| TopicSpec {
+            name: topics.retry(tier),
+            partitions: config.partitions,
+            config: vec![("retention.ms", retention.to_string())],
+        })
+        .collect()
+}
+
 /// Creates every topic in `specs` that does not exist yet; existing topics are left as they are.
 pub async fn ensure_topics(config: &KafkaConfig, specs: &[TopicSpec]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = config

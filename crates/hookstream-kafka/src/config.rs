@@ -82,6 +82,11 @@ impl Topics {
         Category::from_slug(slug).ok()
     }
 
+    /// `hookstream.retry.<tier>`: deliveries waiting for their next attempt.
+    pub fn retry(&self, tier: &str) -> String {
+        format!("{}retry.{tier}", self.internal_prefix)
+    }
+
     /// `hookstream.webhooks`: the subscription event log (one partition, kept forever).
     pub fn webhooks(&self) -> String {
         format!("{}webhooks", self.internal_prefix)

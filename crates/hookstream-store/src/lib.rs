@@ -8,9 +8,12 @@
 //! * `by_category`: category key ++ id → ()
 //! * `by_account`: account ++ 0x00 ++ id → ()
 //! * `meta`: `next_offset` (the log offset of the next event to fold) and `format`.
+//! * `acks`: (webhook, entity) → newest acknowledged version ([`Acks`]).
 
+mod acks;
 mod store;
 
+pub use acks::Acks;
 pub use store::{Store, StoreError, Webhook};
 
 #[cfg(test)]

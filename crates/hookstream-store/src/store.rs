@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tracing::{info, warn};
 
+use crate::Acks;
+
 /// Bump when the layout or the record encoding changes: older files are then rebuilt.
 const FORMAT: &[u8] = b"hookstream-store-1";
 const NEXT_OFFSET: &[u8] = b"next_offset";
@@ -57,6 +59,7 @@ pub struct Store {
     by_category: sled::Tree,
     by_account: sled::Tree,
     meta: sled::Tree,
+    acks: Acks,
 }
 
 impl Store {
@@ -105,6 +108,10 @@ impl Store {
             by_category: tree("by_category")?,
             by_account: tree("by_account")?,
             meta: tree("meta")?,
+            acks: Acks {
+                path: path.to_owned(),
+                tree: tree("acks")?,
+            },
             db,
         };
         match store.meta.get(FORMAT_KEY).map_err(err)? {
@@ -167,6 +174,11 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The acknowledged versions of this dispatcher.
+    pub fn acks(&self) -> &Acks {
+        &self.acks
     }
 
     /// Flushes to disk.
@@ -277,7 +289,12 @@ impl Fold for Store {
     }
 
     fn reset(&self) -> Result<(), StoreError> {
-        for tree in [&self.webhooks, &self.by_category, &self.by_account] {
+        for tree in [
+            &self.webhooks,
+            &self.by_category,
+            &self.by_account,
+            &self.acks.tree,
+        ] {
             tree.clear().map_err(|e| self.sled_err(e))?;
         }
         self.meta

@@ -210,3 +210,24 @@ fn open_from_child() {
         }
     }
 }
+
+#[test]
+fn acks_keep_the_newest_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("opens");
+    let acks = store.acks();
+    let (w, c) = (WebhookId(3), Category::Game);
+    assert_eq!(acks.newest(w, c, 9).expect("reads"), None);
+    acks.record(w, c, 9, 5).expect("records");
+    acks.record(w, c, 9, 2).expect("records");
+    assert_eq!(
+        acks.newest(w, c, 9).expect("reads"),
+        Some(5),
+        "an older ack does not go back"
+    );
+    assert_eq!(acks.newest(w, c, 10).expect("reads"), None);
+    assert_eq!(acks.newest(WebhookId(4), c, 9).expect("reads"), None);
+    assert_eq!(acks.newest(w, Category::Title, 9).expect("reads"), None);
+    store.reset().expect("resets");
+    assert_eq!(acks.newest(w, c, 9).expect("reads"), None);
+}

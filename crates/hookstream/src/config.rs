@@ -12,7 +12,7 @@ use hookstream_kafka::KafkaConfig;
 use serde::{Deserialize, Serialize};
 
 /// Every setting of every component.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub kafka: KafkaConfig,
@@ -91,8 +91,8 @@ impl Config {
         if self.kafka.category_prefix == self.kafka.internal_prefix {
             problems.push("kafka.category_prefix and kafka.internal_prefix must differ".to_owned());
         }
-        if self.dispatch.request_timeout_ms == 0 {
-            problems.push("dispatch.request_timeout_ms must be more than 0".to_owned());
+        if let Err(e) = self.dispatch.validate() {
+            problems.push(e);
         }
         if self.api.max_body_bytes < 256 {
             problems.push("api.max_body_bytes must be at least 256".to_owned());
@@ -115,7 +115,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "hookstream.toml",
-                "[kafka]\nbrokers = \"10.0.0.1:9092\"\npartitions = 3\n[dispatch]\nretry_backoff_ms = [1, 2]\n",
+                "[kafka]\nbrokers = \"10.0.0.1:9092\"\npartitions = 3\n[dispatch]\nschedule_ms = [1, 2]\n",
             )?;
             jail.set_env("HOOKSTREAM_KAFKA__PARTITIONS", "12");
             jail.set_env("HOOKSTREAM_API__LISTEN", "127.0.0.1:1");
@@ -124,7 +124,7 @@ mod tests {
             assert_eq!(config.kafka.brokers, "10.0.0.1:9092");
             assert_eq!(config.kafka.partitions, 12);
             assert_eq!(config.api.listen, "127.0.0.1:1");
-            assert_eq!(config.dispatch.retry_backoff_ms, [1, 2]);
+            assert_eq!(config.dispatch.schedule_ms, [1, 2]);
             assert_eq!(config.capture, CaptureConfig::default());
             Ok(())
         });

@@ -1,0 +1,250 @@
+//! One delivery attempt and everything its outcome implies, shared by the category-topic
+//! path (attempt 1) and the retry tiers (attempts 2, 3, …).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hookstream_kafka::log::EventLog;
+use hookstream_kafka::producer::Producer;
+use hookstream_model::{now_millis, Codec, DeliveryJob, Event, RemovalReason, WebhookEvent};
+use hookstream_store::{Store, StoreError, Webhook};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use crate::barrier::Barrier;
+use crate::deliver::{Deliverer, Delivery, Failure, Outcome};
+use crate::endpoint::Endpoints;
+use crate::lanes::Interrupted;
+use crate::schedule::{Next, Schedule};
+use crate::{streak, DispatchConfig};
+
+/// What every attempt needs. Shared by all lanes of a dispatcher.
+pub struct Core {
+    pub config: DispatchConfig,
+    pub schedule: Schedule,
+    pub store: Arc<Store>,
+    pub log: EventLog,
+    pub barrier: Barrier,
+    pub deliverer: Deliverer,
+    pub endpoints: Endpoints,
+    pub producer: Producer,
+    /// Retry tier topics, one per schedule entry.
+    pub tier_topics: Vec<String>,
+    pub job_codec: Codec<DeliveryJob>,
+}
+
+impl Core {
+    /// Attempts `job` once and settles it: delivered, dropped (webhook gone, superseded),
+    /// removed (401, window over), or durably queued for its next attempt.
+    pub async fn attempt(
+        &self,
+        job: DeliveryJob,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
+        let Some(webhook) = self
+            .retrying(stop, "read the webhook", || self.store.get(job.webhook_id))
+            .await?
+        else {
+            debug!(webhook = %job.webhook_id, delivery = %job.delivery_id, "webhook gone; delivery dropped");
+            return Ok(());
+        };
+        if self.superseded(&job, stop).await? {
+            info!(webhook = %job.webhook_id, entity = job.entity_id, version = job.source_offset, "superseded by a newer acknowledged version; dropped");
+            return Ok(());
+        }
+        let delivery = Delivery {
+            url: &webhook.url,
+            secret: &webhook.secret,
+            delivery_id: &job.delivery_id,
+            category: job.category,
+            op: job.op,
+            body: Bytes::from(job.data.clone()),
+            replay: job.replay,
+        };
+        let (outcome, retry_after) = match self.endpoints.lease(&webhook.url).await {
+            None => (Outcome::Failed(Failure::CircuitOpen), None),
+            Some(lease) => {
+                let response = self.deliverer.send(&delivery).await;
+                lease.finish(!matches!(response.outcome, Outcome::Failed(_)));
+                debug!(webhook = webhook.id, delivery = %job.delivery_id, attempt = job.attempt, outcome = ?response.outcome, latency_ms = response.latency.as_millis() as u64, "delivery attempt");
+                (response.outcome, response.retry_after)
+            }
+        };
+        let now = now_millis();
+        match outcome {
+            Outcome::Delivered { .. } => {
+                let acks = self.store.acks();
+                self.retrying(stop, "record the acknowledgement", || {
+                    acks.record(
+                        job.webhook_id,
+                        job.category,
+                        job.entity_id,
+                        job.source_offset,
+                    )
+                })
+                .await?;
+                self.note_streak(&webhook, true, now).await;
+            }
+            Outcome::Unauthorized => {
+                info!(
+                    webhook = webhook.id,
+                    "receiver answered 401; removing the webhook"
+                );
+                self.remove(&webhook, RemovalReason::Unauthorized, stop)
+                    .await?;
+            }
+            Outcome::Failed(failure) => {
+                let streak_start = webhook.first_failed_at.unwrap_or(now);
+                let next = self.schedule.after_failure(
+                    job.attempt.max(1) as u32,
+                    now,
+                    streak_start,
+                    retry_after,
+                    fastrand::f64(),
+                );
+                match next {
+                    Next::Remove => {
+                        info!(
+                            webhook = webhook.id,
+                            ?failure,
+                            "no 2xx for the whole failure window; removing the webhook"
+                        );
+                        self.remove(&webhook, RemovalReason::Failing, stop).await?;
+                    }
+                    Next::Retry { due, tier } => {
+                        self.note_streak(&webhook, false, now).await;
+                        let next = DeliveryJob {
+                            attempt: job.attempt + 1,
+                            first_failed_at: streak_start,
+                            due_at: due,
+                            ..job
+                        };
+                        debug!(
+                            webhook = webhook.id,
+                            ?failure,
+                            attempt = next.attempt,
+                            in_ms = due - now,
+                            "delivery failed; queued for a retry"
+                        );
+                        self.enqueue(tier, &next, stop).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this version (or a newer one) of the entity was already acknowledged by the
+    /// webhook. Replays resend history on purpose and are never superseded.
+    async fn superseded(
+        &self,
+        job: &DeliveryJob,
+        stop: &CancellationToken,
+    ) -> Result<bool, Interrupted> {
+        if job.replay {
+            return Ok(false);
+        }
+        let acks = self.store.acks();
+        let newest = self
+            .retrying(stop, "read acknowledgements", || {
+                acks.newest(job.webhook_id, job.category, job.entity_id)
+            })
+            .await?;
+        Ok(newest.is_some_and(|acked| acked >= job.source_offset))
+    }
+
+    /// Appends `Failed` / `Recovered` when the streak calls for it; best effort.
+    async fn note_streak(&self, webhook: &Webhook, delivered: bool, now: i64) {
+        let interval = self.config.failed_event_interval_ms as i64;
+        if let Some(event) = streak::event_for(webhook, delivered, now, interval) {
+            if let Err(e) = self.log.append(&WebhookEvent::now(event)).await {
+                warn!(webhook = webhook.id, error = %e, "cannot record the failure streak");
+            }
+        }
+    }
+
+    /// Appends `Removed` (retrying until it is durable) and waits until the view has it, so
+    /// that no later record is matched against the webhook.
+    async fn remove(
+        &self,
+        webhook: &Webhook,
+        reason: RemovalReason,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
+        let event = WebhookEvent::now(Event::Removed {
+            webhook_id: webhook.id(),
+            reason,
+        });
+        loop {
+            match self.log.append(&event).await {
+                Ok(offset) => {
+                    info!(
+                        webhook = webhook.id,
+                        reason = reason.as_str(),
+                        "webhook removed"
+                    );
+                    self.barrier.wait_for_own(offset).await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    error!(webhook = webhook.id, error = %e, "cannot append the removal; retrying");
+                    pause(stop, Duration::from_millis(500)).await?;
+                }
+            }
+        }
+    }
+
+    /// Queues `job` on retry tier `tier`, retrying until Kafka acknowledged it.
+    async fn enqueue(
+        &self,
+        tier: usize,
+        job: &DeliveryJob,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
+        let topic = &self.tier_topics[tier.min(self.tier_topics.len() - 1)];
+        let payload = self
+            .job_codec
+            .encode(job)
+            .expect("a DeliveryJob always matches its schema");
+        loop {
+            match self
+                .producer
+                .send(topic, None, job.delivery_id.as_bytes(), &payload)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    error!(topic, error = %e, "cannot queue a retry; trying again");
+                    pause(stop, Duration::from_millis(500)).await?;
+                }
+            }
+        }
+    }
+
+    /// Runs a store operation until it succeeds: a broken disk must not lose a delivery.
+    async fn retrying<T>(
+        &self,
+        stop: &CancellationToken,
+        what: &str,
+        op: impl Fn() -> Result<T, StoreError>,
+    ) -> Result<T, Interrupted> {
+        loop {
+            match op() {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    error!(error = %e, "cannot {what}; retrying");
+                    pause(stop, Duration::from_secs(1)).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps for `wait` unless the dispatcher stops first.
+pub async fn pause(stop: &CancellationToken, wait: Duration) -> Result<(), Interrupted> {
+    tokio::select! {
+        _ = stop.cancelled() => Err(Interrupted),
+        _ = tokio::time::sleep(wait) => Ok(()),
+    }
+}

@@ -1,0 +1,88 @@
+//! The category-topic path: each change becomes attempt 1 of a delivery to every webhook of
+//! its category that the view holds once the happens-before barrier is passed.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use hookstream_kafka::Topics;
+use hookstream_model::{now_millis, Codec, DeliveryJob, EntityChange};
+use rdkafka::message::OwnedMessage;
+use rdkafka::Message;
+use tokio_util::sync::CancellationToken;
+use tracing::error;
+
+use crate::attempt::{pause, Core};
+use crate::lanes::{Handler, Interrupted};
+use crate::sign;
+
+pub struct Changes {
+    pub core: Arc<Core>,
+    pub topics: Topics,
+    pub codec: Codec<EntityChange>,
+}
+
+impl Changes {
+    fn decode(&self, record: &OwnedMessage) -> Option<EntityChange> {
+        let (topic, offset) = (record.topic(), record.offset());
+        match record.payload().map(|p| self.codec.decode(p)) {
+            Some(Ok(change)) if self.topics.category_of(topic) == Some(change.category) => {
+                Some(change)
+            }
+            Some(Ok(change)) => {
+                error!(topic, offset, category = %change.category, "change on the wrong topic; skipped");
+                None
+            }
+            Some(Err(e)) => {
+                error!(topic, offset, error = %e, "undecodable change; skipped");
+                None
+            }
+            None => {
+                error!(topic, offset, "empty record; skipped");
+                None
+            }
+        }
+    }
+}
+
+impl Handler for Changes {
+    async fn handle(
+        &self,
+        record: OwnedMessage,
+        stop: CancellationToken,
+    ) -> Result<(), Interrupted> {
+        let Some(change) = self.decode(&record) else {
+            return Ok(());
+        };
+        self.core
+            .barrier
+            .pass(record.timestamp().to_millis(), &stop)
+            .await?;
+        let webhooks = loop {
+            match self.core.store.by_category(change.category) {
+                Ok(webhooks) => break webhooks,
+                Err(e) => {
+                    error!(error = %e, "cannot read subscriptions; retrying");
+                    pause(&stop, std::time::Duration::from_secs(1)).await?;
+                }
+            }
+        };
+        let now = now_millis();
+        let jobs = webhooks.iter().map(|webhook| DeliveryJob {
+            delivery_id: sign::delivery_id(&change.change_id, webhook.id()),
+            webhook_id: webhook.id(),
+            category: change.category,
+            entity_id: change.entity_id,
+            change_id: change.change_id.clone(),
+            op: change.op,
+            data: change.data.clone(),
+            source_partition: record.partition(),
+            source_offset: record.offset(),
+            attempt: 1,
+            first_failed_at: 0,
+            due_at: now,
+            replay: false,
+        });
+        let settled = join_all(jobs.map(|job| self.core.attempt(job, &stop))).await;
+        settled.into_iter().collect()
+    }
+}

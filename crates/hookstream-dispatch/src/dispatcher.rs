@@ -1,0 +1,170 @@
+//! Starting and stopping a dispatcher: two consumers in their groups (category topics, retry
+//! tiers), each feeding partition lanes, over one shared [`Core`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookstream_kafka::admin::{ensure_topics, pipeline_topics, retry_topics};
+use hookstream_kafka::log::{EventLog, Follower};
+use hookstream_kafka::producer::Producer;
+use hookstream_kafka::{KafkaConfig, KafkaError};
+use hookstream_model::Codec;
+use hookstream_store::{Store, StoreError};
+use rdkafka::consumer::{CommitMode, Consumer};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+use crate::attempt::Core;
+use crate::barrier::Barrier;
+use crate::changes::Changes;
+use crate::deliver::{ClientError, Deliverer};
+use crate::endpoint::{Breaker, Endpoints};
+use crate::lanes::{self, LaneConfig, LaneConsumer, Revocations};
+use crate::retries::Retries;
+use crate::{health, DispatchConfig};
+
+/// Why a dispatcher stopped before being asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("cannot serve health endpoints: {0}")]
+    Health(#[from] std::io::Error),
+    #[error("invalid dispatch configuration: {0}")]
+    Config(String),
+    #[error("the webhook log follower stopped")]
+    FollowerStopped,
+}
+
+/// Runs a dispatcher until `shutdown` is cancelled; then drains, commits and leaves.
+pub async fn run(
+    config: DispatchConfig,
+    kafka: KafkaConfig,
+    health_listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    config.validate().map_err(RunError::Config)?;
+    let schedule = config.schedule();
+    let mut specs = pipeline_topics(&kafka);
+    specs.extend(retry_topics(&kafka, schedule.tiers(), &config.schedule_ms));
+    ensure_topics(&kafka, &specs).await?;
+
+    let store = Arc::new(Store::open(&config.data_dir)?);
+    let (follower, mut follower_task) =
+        Follower::start(&kafka, store.clone(), shutdown.clone()).await?;
+    let topics = kafka.topics();
+    let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
+    let core = Arc::new(Core {
+        barrier: Barrier::new(
+            follower,
+            config.clock_skew_ms,
+            Duration::from_millis(config.sync_timeout_ms),
+        ),
+        log: EventLog::new(&kafka, Producer::new(&kafka)?),
+        deliverer: Deliverer::new(&config)?,
+        endpoints: Endpoints::new(
+            config.endpoint_concurrency,
+            Breaker {
+                threshold: config.breaker_threshold,
+                cooldown: Duration::from_millis(config.breaker_cooldown_ms),
+            },
+        ),
+        producer: Producer::new(&kafka)?,
+        job_codec: Codec::new(),
+        tier_topics: tier_topics.clone(),
+        schedule,
+        store: store.clone(),
+        config: config.clone(),
+    });
+
+    let lane_config = LaneConfig {
+        capacity: config.lane_capacity,
+        drain_timeout: Duration::from_millis(config.shutdown_timeout_ms),
+    };
+    let stop = shutdown.child_token();
+    let (changes_consumer, revoked) =
+        consumer(&kafka, &config, &config.group_id, &topics.categories())?;
+    let (retry_consumer, retry_revoked) = consumer(
+        &kafka,
+        &config,
+        &format!("{}.retry", config.group_id),
+        &tier_topics,
+    )?;
+    let changes = Changes {
+        core: core.clone(),
+        topics: topics.clone(),
+        codec: Codec::new(),
+    };
+    let retries = Retries {
+        core: core.clone(),
+        codec: Codec::new(),
+    };
+    let mut main = tokio::spawn(lanes::run(
+        changes_consumer.clone(),
+        revoked,
+        Arc::new(changes),
+        lane_config,
+        stop.clone(),
+    ));
+    let mut tiers = tokio::spawn(lanes::run(
+        retry_consumer.clone(),
+        retry_revoked,
+        Arc::new(retries),
+        lane_config,
+        stop.clone(),
+    ));
+    let mut health = tokio::spawn(health::serve(health_listener, stop.clone()));
+    info!(group = %config.group_id, tiers = ?tier_topics, "dispatcher started");
+
+    let result = tokio::select! {
+        _ = stop.cancelled() => Ok(()),
+        _ = &mut follower_task => Err(RunError::FollowerStopped),
+        served = &mut health => served.unwrap_or(Ok(())).map_err(RunError::Health),
+        _ = &mut main => Ok(()),
+        _ = &mut tiers => Ok(()),
+    };
+    stop.cancel();
+    // The lanes drain what they hold (bounded by shutdown_timeout_ms) before this returns.
+    let _ = main.await;
+    let _ = tiers.await;
+    for consumer in [&changes_consumer, &retry_consumer] {
+        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+            debug!(error = %e, "final commit had nothing to commit or failed");
+        }
+    }
+    store.flush()?;
+    info!("dispatcher stopped");
+    result
+}
+
+fn consumer(
+    kafka: &KafkaConfig,
+    config: &DispatchConfig,
+    group: &str,
+    topics: &[String],
+) -> Result<(Arc<LaneConsumer>, Revocations), KafkaError> {
+    let (context, revoked) = lanes::context();
+    let consumer: LaneConsumer = kafka
+        .client_config()
+        .set("group.id", group)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.auto.commit", "true")
+        .set(
+            "auto.commit.interval.ms",
+            config.commit_interval_ms.to_string(),
+        )
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("fetch.wait.max.ms", "20")
+        .create_with_context(context)
+        .map_err(KafkaError::Client)?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&names).map_err(KafkaError::Client)?;
+    Ok((Arc::new(consumer), revoked))
+}
