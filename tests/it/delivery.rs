@@ -77,6 +77,12 @@ async fn json_nested_form_and_flat_form_registrations_all_receive_the_change() {
         mac.update(signed.as_bytes());
         let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
         assert_eq!(got.header("webhook-signature"), expected);
+        // And as the reference implementation of Standard Webhooks sees it.
+        let reference =
+            standardwebhooks::Webhook::from_bytes(secret.as_bytes().to_vec()).expect("key");
+        reference
+            .verify(got.body.as_bytes(), &header_map(&got))
+            .expect("standardwebhooks verifies the delivery");
         let ts: i64 = got
             .header("webhook-timestamp")
             .parse()
@@ -170,5 +176,42 @@ async fn a_401_removes_the_webhook_at_once() {
         refusing.received().len(),
         1,
         "a removed webhook got more deliveries (401 is not retried)"
+    );
+}
+
+fn header_map(got: &hookstream_tests::Received) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in &got.headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(name.as_str()),
+            http::HeaderValue::from_str(value),
+        ) {
+            map.insert(name, value);
+        }
+    }
+    map
+}
+
+/// A secret in the Standard Webhooks form `whsec_<base64>` signs with the decoded bytes, as
+/// the reference implementation expects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whsec_secrets_verify_with_the_reference_implementation() {
+    let stack = Stack::new("whsec");
+    let (_dev, api, ingest) = stack.dev();
+    let receiver = Receiver::start(200).await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    api.register(ALICE, &receiver.url, 3, secret).await;
+    ingest
+        .change(3, 9, "create", r#"{"id": 9, "name": "Geralt"}"#)
+        .await;
+    let got = receiver.wait_for_body("Geralt", WAIT).await;
+    assert_eq!(got.header("x-secret"), secret);
+    let reference = standardwebhooks::Webhook::new(secret).expect("whsec secret");
+    reference
+        .verify(got.body.as_bytes(), &header_map(&got))
+        .expect("standardwebhooks verifies the delivery");
+    assert!(
+        reference.verify(b"{\"id\": 9}", &header_map(&got)).is_err(),
+        "a tampered body must not verify"
     );
 }

@@ -5,4 +5,7 @@ mod api_contract;
 mod delivery;
 mod happens_before;
 mod ids;
+mod isolation;
 mod restart;
+mod retries;
+mod scale;

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use hookstream_model::{Codec, WebhookEvent};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// Bootstrap address of the broker: `HOOKSTREAM_TEST_KAFKA`, else the test script's default.
 pub fn bootstrap() -> String {
@@ -23,4 +24,31 @@ pub fn high_watermark(topic: &str) -> i64 {
             bootstrap()
         ),
     }
+}
+
+/// Every event of the webhook log `topic`, in order, decoded with the model's codec.
+pub fn webhook_events(topic: &str) -> Vec<WebhookEvent> {
+    let end = high_watermark(topic);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", "hookstream-tests-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("partition");
+    consumer.assign(&assignment).expect("assign");
+    let codec = Codec::<WebhookEvent>::new();
+    let mut events = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while (events.len() as i64) < end {
+        assert!(std::time::Instant::now() < deadline, "cannot read {topic}");
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let payload = message.payload().expect("payload");
+            events.push(codec.decode(payload).expect("a valid event"));
+        }
+    }
+    events
 }

@@ -1,9 +1,9 @@
 //! A webhook receiver on 127.0.0.1 whose status code a test can switch.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,6 +16,10 @@ pub struct Received {
     pub method: String,
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When it arrived.
+    pub at: Instant,
+    /// The status the receiver answered (or was about to answer, for a hanging one).
+    pub status: u16,
 }
 
 impl Received {
@@ -27,6 +31,12 @@ impl Received {
 #[derive(Default)]
 struct Inner {
     status: AtomicU16,
+    /// Statuses for the next requests, before `status` applies again.
+    script: Mutex<VecDeque<u16>>,
+    /// Every n-th request (1-based) gets 500; 0 turns it off.
+    fail_every: AtomicUsize,
+    /// How long to wait before answering, in milliseconds.
+    delay_ms: AtomicU64,
     received: Mutex<Vec<Received>>,
 }
 
@@ -55,6 +65,24 @@ impl Receiver {
 
     pub fn set_status(&self, status: u16) {
         self.inner.status.store(status, Ordering::SeqCst);
+    }
+
+    /// The next `count` requests get `status`, then the usual status again.
+    pub fn answer_next(&self, count: usize, status: u16) {
+        let mut script = self.inner.script.lock().expect("lock");
+        script.extend(std::iter::repeat_n(status, count));
+    }
+
+    /// Every `n`-th request gets 500.
+    pub fn fail_every(&self, n: usize) {
+        self.inner.fail_every.store(n, Ordering::SeqCst);
+    }
+
+    /// Waits `delay` before answering each request (a slow or hanging endpoint).
+    pub fn set_delay(&self, delay: Duration) {
+        self.inner
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Everything received so far.
@@ -99,10 +127,28 @@ async fn receive(
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    inner.received.lock().expect("lock").push(Received {
-        method: method.to_string(),
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    StatusCode::from_u16(inner.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+    let status = {
+        let mut received = inner.received.lock().expect("lock");
+        let n = received.len() + 1;
+        let every = inner.fail_every.load(Ordering::SeqCst);
+        let scripted = inner.script.lock().expect("lock").pop_front();
+        let status = match scripted {
+            Some(status) => status,
+            None if every > 0 && n % every == 0 => 500,
+            None => inner.status.load(Ordering::SeqCst),
+        };
+        received.push(Received {
+            method: method.to_string(),
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            at: Instant::now(),
+            status,
+        });
+        status
+    };
+    let delay = inner.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }

@@ -226,6 +226,28 @@ impl Ingest {
         }
     }
 
+    /// Ingests a batch of `(category, id, data)` updates and asserts all were accepted.
+    pub async fn batch(&self, changes: &[(i32, i64, String)]) {
+        let items: Vec<String> = changes
+            .iter()
+            .map(|(category, id, data)| {
+                format!(r#"{{"category":{category},"id":{id},"op":"update","data":{data}}}"#)
+            })
+            .collect();
+        let response = self
+            .client
+            .post(format!("{}/v1/changes", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(format!("[{}]", items.join(",")))
+            .send()
+            .await
+            .expect("capture answers");
+        let status = response.status().as_u16();
+        let reply: Value = response.json().await.expect("json");
+        assert_eq!(status, 200, "ingest failed: {reply}");
+        assert_eq!(reply["accepted"], changes.len(), "{reply}");
+    }
+
     /// Ingests one change of `category` and asserts it was accepted.
     pub async fn change(&self, category: i32, id: i64, op: &str, data: &str) -> Value {
         let body = format!(r#"{{"category":{category},"id":{id},"op":"{op}","data":{data}}}"#);

@@ -15,6 +15,7 @@ use tracing::{debug, error, info, warn};
 use crate::barrier::Barrier;
 use crate::deliver::{Deliverer, Delivery, Failure, Outcome};
 use crate::endpoint::Endpoints;
+use crate::entity_lock::EntityLocks;
 use crate::lanes::Interrupted;
 use crate::schedule::{Next, Schedule};
 use crate::{streak, DispatchConfig};
@@ -32,6 +33,8 @@ pub struct Core {
     /// Retry tier topics, one per schedule entry.
     pub tier_topics: Vec<String>,
     pub job_codec: Codec<DeliveryJob>,
+    /// Serialises attempts of one (webhook, entity) on this dispatcher.
+    pub entity_locks: EntityLocks,
 }
 
 impl Core {
@@ -49,6 +52,7 @@ impl Core {
             debug!(webhook = %job.webhook_id, delivery = %job.delivery_id, "webhook gone; delivery dropped");
             return Ok(());
         };
+        let _entity = self.entity_locks.lock(&job).await;
         if self.superseded(&job, stop).await? {
             info!(webhook = %job.webhook_id, entity = job.entity_id, version = job.source_offset, "superseded by a newer acknowledged version; dropped");
             return Ok(());

@@ -54,8 +54,10 @@ pub async fn run(
     ensure_topics(&kafka, &specs).await?;
 
     let store = Arc::new(Store::open(&config.data_dir)?);
+    // The follower outlives the lanes: draining records still pass the barrier.
+    let follower_stop = CancellationToken::new();
     let (follower, mut follower_task) =
-        Follower::start(&kafka, store.clone(), shutdown.clone()).await?;
+        Follower::start(&kafka, store.clone(), follower_stop.clone()).await?;
     let topics = kafka.topics();
     let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
     let core = Arc::new(Core {
@@ -75,6 +77,7 @@ pub async fn run(
         ),
         producer: Producer::new(&kafka)?,
         job_codec: Codec::new(),
+        entity_locks: Default::default(),
         tier_topics: tier_topics.clone(),
         schedule,
         store: store.clone(),
@@ -136,6 +139,7 @@ pub async fn run(
             debug!(error = %e, "final commit had nothing to commit or failed");
         }
     }
+    follower_stop.cancel();
     store.flush()?;
     info!("dispatcher stopped");
     result

@@ -51,7 +51,7 @@ impl ConsumerContext for LaneContext {
                     .collect();
                 let _ = self.revoked.send(partitions);
             }
-            Rebalance::Assign(list) => debug!(partitions = list.count(), "partitions assigned"),
+            Rebalance::Assign(list) => info!(partitions = list.count(), "partitions assigned"),
             Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
         }
     }

@@ -18,6 +18,7 @@ mod config;
 pub mod deliver;
 pub mod dispatcher;
 pub mod endpoint;
+mod entity_lock;
 mod health;
 pub mod lanes;
 pub mod retries;
