@@ -21,7 +21,13 @@ async fn restart_with_and_without_sled() {
         ingest.change(1, 77, "update", &change(n)).await;
     }
     receiver.wait_for_count(5, WAIT).await;
-    assert_eq!(dispatch.terminate(WAIT), Some(0), "graceful stop");
+    let code = dispatch.terminate(WAIT);
+    assert_eq!(
+        code,
+        Some(0),
+        "graceful stop; it said:\n{}",
+        dispatch.tail()
+    );
 
     let dispatch = stack.spawn("dispatch", "dispatch");
     for n in 5..10 {

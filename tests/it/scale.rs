@@ -118,7 +118,8 @@ async fn sigterm_a_dispatcher_mid_stream_without_duplicates() {
     const CHANGES: i64 = 120;
     stream(&ingest, 0..CHANGES / 2).await;
     receivers[0].wait_for_count(10, WAIT).await;
-    assert_eq!(d1.terminate(WAIT), Some(0), "graceful stop");
+    let code = d1.terminate(WAIT);
+    assert_eq!(code, Some(0), "graceful stop; it said:\n{}", d1.tail());
     assert!(
         d1.log_text().contains("lanes drained"),
         "it drained before leaving"

@@ -135,6 +135,11 @@ impl Proc {
             .to_owned()
     }
 
+    /// The last log lines, without backtrace frames: for failure messages.
+    pub fn tail(&self) -> String {
+        summary(&self.logs.lines.lock().expect("logs"))
+    }
+
     /// Every log line so far, for assertions on what a process said.
     pub fn log_text(&self) -> String {
         self.logs.lines.lock().expect("logs").join("\n")

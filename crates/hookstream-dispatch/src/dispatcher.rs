@@ -123,17 +123,22 @@ pub async fn run(
     let mut health = tokio::spawn(health::serve(health_listener, stop.clone()));
     info!(group = %config.group_id, tiers = ?tier_topics, "dispatcher started");
 
+    let (mut main_done, mut tiers_done) = (false, false);
     let result = tokio::select! {
         _ = stop.cancelled() => Ok(()),
         _ = &mut follower_task => Err(RunError::FollowerStopped),
         served = &mut health => served.unwrap_or(Ok(())).map_err(RunError::Health),
-        _ = &mut main => Ok(()),
-        _ = &mut tiers => Ok(()),
+        _ = &mut main => { main_done = true; Ok(()) }
+        _ = &mut tiers => { tiers_done = true; Ok(()) }
     };
     stop.cancel();
     // The lanes drain what they hold (bounded by shutdown_timeout_ms) before this returns.
-    let _ = main.await;
-    let _ = tiers.await;
+    if !main_done {
+        let _ = main.await;
+    }
+    if !tiers_done {
+        let _ = tiers.await;
+    }
     for consumer in [&changes_consumer, &retry_consumer] {
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
             debug!(error = %e, "final commit had nothing to commit or failed");
