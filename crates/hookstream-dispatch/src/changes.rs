@@ -8,11 +8,10 @@ use hookstream_kafka::Topics;
 use hookstream_model::{now_millis, Codec, DeliveryJob, EntityChange};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
-use tokio_util::sync::CancellationToken;
 use tracing::error;
 
 use crate::attempt::{pause, Core};
-use crate::lanes::{Handler, Interrupted};
+use crate::lanes::{Handler, Interrupted, Stops};
 use crate::sign;
 
 pub struct Changes {
@@ -45,24 +44,22 @@ impl Changes {
 }
 
 impl Handler for Changes {
-    async fn handle(
-        &self,
-        record: OwnedMessage,
-        stop: CancellationToken,
-    ) -> Result<(), Interrupted> {
+    async fn handle(&self, record: OwnedMessage, stops: &Stops) -> Result<(), Interrupted> {
+        // A change in hand is delivered even while draining; only the hard stop interrupts.
+        let stop = &stops.stop;
         let Some(change) = self.decode(&record) else {
             return Ok(());
         };
         self.core
             .barrier
-            .pass(record.timestamp().to_millis(), &stop)
+            .pass(record.timestamp().to_millis(), stop)
             .await?;
         let webhooks = loop {
             match self.core.store.by_category(change.category) {
                 Ok(webhooks) => break webhooks,
                 Err(e) => {
                     error!(error = %e, "cannot read subscriptions; retrying");
-                    pause(&stop, std::time::Duration::from_secs(1)).await?;
+                    pause(stop, std::time::Duration::from_secs(1)).await?;
                 }
             }
         };
@@ -82,7 +79,7 @@ impl Handler for Changes {
             due_at: now,
             replay: false,
         });
-        let settled = join_all(jobs.map(|job| self.core.attempt(job, &stop))).await;
+        let settled = join_all(jobs.map(|job| self.core.attempt(job, stop))).await;
         settled.into_iter().collect()
     }
 }

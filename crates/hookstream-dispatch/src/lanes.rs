@@ -24,12 +24,21 @@ use tracing::{debug, info, warn};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interrupted;
 
+/// The two signals a handler sees when its dispatcher stops.
+#[derive(Debug, Clone, Default)]
+pub struct Stops {
+    /// The dispatcher is draining: finish in-flight work, but start no long wait.
+    pub draining: CancellationToken,
+    /// Draining took too long: give up now, leaving the record unsettled.
+    pub stop: CancellationToken,
+}
+
 /// Handles one record. Returns once the record is settled; its offset is then stored.
 pub trait Handler: Send + Sync + 'static {
     fn handle(
         &self,
         record: OwnedMessage,
-        shutdown: CancellationToken,
+        stops: &Stops,
     ) -> impl Future<Output = Result<(), Interrupted>> + Send;
 }
 
@@ -96,7 +105,10 @@ pub async fn run<H: Handler>(
 ) {
     let mut lanes: HashMap<Partition, Lane> = HashMap::new();
     let (drained_tx, mut drained_rx) = mpsc::unbounded_channel::<Partition>();
-    let stop = CancellationToken::new();
+    let stops = Stops {
+        draining: shutdown.clone(),
+        stop: CancellationToken::new(),
+    };
     loop {
         tokio::select! {
             biased;
@@ -127,13 +139,13 @@ pub async fn run<H: Handler>(
                 };
                 let partition = (message.topic().to_owned(), message.partition());
                 let lane = lanes.entry(partition.clone()).or_insert_with(|| {
-                    spawn_lane(&consumer, &handler, &partition, config.capacity, drained_tx.clone(), stop.clone())
+                    spawn_lane(&consumer, &handler, &partition, config.capacity, drained_tx.clone(), stops.clone())
                 });
                 offer(&consumer, lane, &partition, message).await;
             }
         }
     }
-    drain(lanes, config.drain_timeout, stop).await;
+    drain(lanes, config.drain_timeout, stops.stop).await;
 }
 
 /// Hands `message` to its lane; pauses and rewinds the partition when the lane is full.
@@ -172,7 +184,7 @@ fn spawn_lane<H: Handler>(
     partition: &Partition,
     capacity: usize,
     drained: mpsc::UnboundedSender<Partition>,
-    stop: CancellationToken,
+    stops: Stops,
 ) -> Lane {
     let (tx, mut rx) = mpsc::channel::<OwnedMessage>(capacity.max(1));
     let pause_flag = Arc::new(AtomicBool::new(false));
@@ -184,7 +196,7 @@ fn spawn_lane<H: Handler>(
     );
     let task = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
-            if handler.handle(message.clone(), stop.clone()).await.is_err() {
+            if handler.handle(message.clone(), &stops).await.is_err() {
                 return;
             }
             if let Err(e) =

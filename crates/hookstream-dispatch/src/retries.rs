@@ -7,11 +7,10 @@ use std::time::Duration;
 use hookstream_model::{now_millis, Codec, DeliveryJob};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
-use tokio_util::sync::CancellationToken;
 use tracing::error;
 
 use crate::attempt::{pause, Core};
-use crate::lanes::{Handler, Interrupted};
+use crate::lanes::{Handler, Interrupted, Stops};
 
 pub struct Retries {
     pub core: Arc<Core>,
@@ -19,11 +18,7 @@ pub struct Retries {
 }
 
 impl Handler for Retries {
-    async fn handle(
-        &self,
-        record: OwnedMessage,
-        stop: CancellationToken,
-    ) -> Result<(), Interrupted> {
+    async fn handle(&self, record: OwnedMessage, stops: &Stops) -> Result<(), Interrupted> {
         let job = match record.payload().map(|p| self.codec.decode(p)) {
             Some(Ok(job)) => job,
             Some(Err(e)) => {
@@ -41,8 +36,9 @@ impl Handler for Retries {
         };
         let wait = job.due_at - now_millis();
         if wait > 0 {
-            pause(&stop, Duration::from_millis(wait as u64)).await?;
+            // Not due yet: a draining dispatcher leaves it (unsettled) to the next owner.
+            pause(&stops.draining, Duration::from_millis(wait as u64)).await?;
         }
-        self.core.attempt(job, &stop).await
+        self.core.attempt(job, &stops.stop).await
     }
 }
