@@ -188,7 +188,9 @@ async fn versions_never_go_backwards_under_injected_failures() {
 async fn a_pending_retry_outlives_its_dispatcher() {
     let mut stack = Stack::new("pending");
     // The first retry waits 5 s (±20 %).
-    stack.overrides.insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "0.5".into());
+    stack
+        .overrides
+        .insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "0.5".into());
     let api_proc = stack.spawn("api", "api");
     let capture = stack.spawn("capture", "capture");
     let api = hookstream_tests::stack::Api::new(&api_proc.addr("api"));
@@ -200,14 +202,25 @@ async fn a_pending_retry_outlives_its_dispatcher() {
     let mut first = stack.spawn("d1", "dispatch");
     ingest.change(1, 5, "update", r#"{"id": 5, "v": 1}"#).await;
     receiver.wait_for_count(1, WAIT).await;
-    assert_eq!(first.terminate(WAIT), Some(0), "graceful stop; it said:\n{}", first.tail());
-    assert!(!first.log_text().contains("not drained in time"), "a job not yet due held up the stop");
+    assert_eq!(
+        first.terminate(WAIT),
+        Some(0),
+        "graceful stop; it said:\n{}",
+        first.tail()
+    );
+    assert!(
+        !first.log_text().contains("not drained in time"),
+        "a job not yet due held up the stop"
+    );
 
     let _second = stack.spawn("d2", "dispatch");
     let got = receiver.wait_for_count(2, WAIT).await;
     assert_eq!((got[0].status, got[1].status), (503, 200));
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
-    assert!(got[1].at - got[0].at >= Duration::from_secs(4), "retried before it was due");
+    assert!(
+        got[1].at - got[0].at >= Duration::from_secs(4),
+        "retried before it was due"
+    );
 }
 
 /// A redirect is a failure and is not followed.
@@ -221,5 +234,9 @@ async fn a_redirect_is_a_failure_and_is_retried() {
     ingest.change(1, 8, "update", r#"{"id": 8}"#).await;
     let got = receiver.wait_for_count(2, WAIT).await;
     assert_eq!((got[0].status, got[1].status), (302, 200));
-    assert_eq!(receiver.received().len(), 2, "the Location was not followed");
+    assert_eq!(
+        receiver.received().len(),
+        2,
+        "the Location was not followed"
+    );
 }
