@@ -5,6 +5,7 @@
 
 mod config;
 pub mod ingest;
+pub mod postgres;
 mod publisher;
 
 pub use config::CaptureConfig;
