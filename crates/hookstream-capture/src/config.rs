@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::postgres::PostgresConfig;
+
 /// Settings of change capture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -12,6 +14,8 @@ pub struct CaptureConfig {
     pub max_body_bytes: usize,
     /// Most changes accepted in one ingest request.
     pub max_batch: usize,
+    /// The PostgreSQL source (logical decoding); off while `url` is empty.
+    pub postgres: PostgresConfig,
 }
 
 impl Default for CaptureConfig {
@@ -21,6 +25,7 @@ impl Default for CaptureConfig {
             admin_token: String::new(),
             max_body_bytes: 4 * 1024 * 1024,
             max_batch: 1000,
+            postgres: PostgresConfig::default(),
         }
     }
 }

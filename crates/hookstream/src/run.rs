@@ -47,6 +47,18 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
     if service.runs(Service::Capture) {
         let listener = bind(&config.capture.listen, "capture").await?;
         let publisher = hookstream_capture::Publisher::new(&config.kafka)?;
+        if !config.capture.postgres.url.is_empty() {
+            let (postgres, publisher, token) = (
+                config.capture.postgres.clone(),
+                publisher.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move {
+                hookstream_capture::postgres::run(postgres, publisher, token)
+                    .await
+                    .context("capture from PostgreSQL")
+            });
+        }
         let (capture, token) = (config.capture.clone(), shutdown.clone());
         tasks.spawn(async move {
             hookstream_capture::serve(publisher, &capture, listener, token)
@@ -119,10 +131,58 @@ pub fn masked_toml(config: &Config) -> anyhow::Result<String> {
     if !shown.capture.admin_token.is_empty() {
         shown.capture.admin_token = "********".into();
     }
+    shown.capture.postgres.url = mask_password(&shown.capture.postgres.url);
     for (key, value) in shown.kafka.client.iter_mut() {
         if key.contains("password") || key.contains("secret") {
             *value = "********".into();
         }
     }
     Ok(toml::to_string_pretty(&shown)?)
+}
+
+/// A connection string with its password replaced (`password=…` or `user:…@`).
+fn mask_password(url: &str) -> String {
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            if let Some((user, _)) = userinfo.split_once(':') {
+                let scheme = &url[..url.len() - rest.len()];
+                return format!("{scheme}{user}:********@{host}");
+            }
+        }
+        return url.to_owned();
+    }
+    url.split_whitespace()
+        .map(|part| match part.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                "password=********".to_owned()
+            }
+            _ => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_password;
+
+    #[test]
+    fn passwords_are_masked_in_both_forms() {
+        assert_eq!(
+            mask_password("host=db user=u password=s3cret dbname=igdb"),
+            "host=db user=u password=******** dbname=igdb"
+        );
+        assert_eq!(
+            mask_password("postgres://u:s3cret@db:5432/igdb"),
+            "postgres://u:********@db:5432/igdb"
+        );
+        assert_eq!(
+            mask_password("postgres://u@db/igdb"),
+            "postgres://u@db/igdb"
+        );
+        assert_eq!(mask_password(""), "");
+    }
 }

@@ -2,6 +2,12 @@
 //!
 //! * [`pgoutput`]: decoding of the replication messages.
 //! * [`json`]: column values (text format) to JSON.
+//! * [`source`]: the loop that reads the slot, publishes, then advances the slot.
 
+mod config;
 pub mod json;
 pub mod pgoutput;
+pub mod source;
+
+pub use config::{PostgresConfig, TableConfig};
+pub use source::{run, SourceError};

@@ -1,0 +1,426 @@
+//! The capture loop: read committed transactions from the slot, publish their inserts and
+//! updates, and only then advance the slot past them.
+//!
+//! The slot is read with `pg_logical_slot_peek_binary_changes` (pgoutput) and advanced with
+//! `pg_replication_slot_advance` once Kafka acknowledged every record of the batch, so the
+//! slot's confirmed position never passes an unpublished change: a crash re-reads and
+//! re-sends, it never skips. Transactions come whole and in commit order.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::future::join_all;
+use hookstream_model::{Category, ChangeOp, EntityChange};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::json::{entity_id, row_json};
+use super::pgoutput::{decode, Message, Relation};
+use super::PostgresConfig;
+use crate::Publisher;
+
+/// Why the PostgreSQL source stopped for good.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("capture.postgres: {0}")]
+    Config(String),
+    #[error("PostgreSQL has wal_level={0}; capture needs wal_level=logical (set it in postgresql.conf and restart the server)")]
+    WalLevel(String),
+    #[error("table {0} does not exist (capture.postgres.tables)")]
+    MissingTable(String),
+    #[error("PostgreSQL refused an operation capture needs ({0}); the user needs the REPLICATION attribute and to own the mapped tables")]
+    Permission(String),
+    #[error("replication slot {0:?} disappeared while capture was running; changes after its last confirmed position may be lost. Restarting capture creates the slot again")]
+    SlotDropped(String),
+}
+
+/// A failure worth reconnecting for.
+#[derive(Debug, thiserror::Error)]
+enum Transient {
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("Kafka did not acknowledge a change: {0}")]
+    Kafka(#[from] hookstream_kafka::KafkaError),
+    #[error("undecodable pgoutput message: {0}")]
+    Decode(#[from] super::pgoutput::DecodeError),
+}
+
+enum Failure {
+    Fatal(SourceError),
+    Transient(Transient),
+}
+
+impl From<Transient> for Failure {
+    fn from(t: Transient) -> Self {
+        Failure::Transient(t)
+    }
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Failure::Transient(Transient::Postgres(e))
+    }
+}
+
+struct Mapping {
+    by_table: HashMap<String, (Category, String)>,
+}
+
+impl Mapping {
+    fn new(config: &PostgresConfig) -> Result<Mapping, SourceError> {
+        if config.tables.is_empty() {
+            return Err(SourceError::Config("no tables mapped".into()));
+        }
+        let mut by_table = HashMap::new();
+        for table in &config.tables {
+            let category = table
+                .category
+                .parse::<Category>()
+                .map_err(|e| SourceError::Config(format!("table {}: {e}", table.table)))?;
+            by_table.insert(table.qualified(), (category, table.id_column.clone()));
+        }
+        Ok(Mapping { by_table })
+    }
+}
+
+/// Runs the source until `shutdown`; reconnects after transient failures.
+pub async fn run(
+    config: PostgresConfig,
+    publisher: Publisher,
+    shutdown: CancellationToken,
+) -> Result<(), SourceError> {
+    let mapping = Mapping::new(&config)?;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match session(&config, &mapping, &publisher, &shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Transient(e)) => {
+                warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "PostgreSQL source interrupted; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn session(
+    config: &PostgresConfig,
+    mapping: &Mapping,
+    publisher: &Publisher,
+    shutdown: &CancellationToken,
+) -> Result<(), Failure> {
+    let (client, connection) = tokio_postgres::connect(&config.url, NoTls).await?;
+    let connection = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            debug!(error = %e, "PostgreSQL connection ended");
+        }
+    });
+    let result = async {
+        prepare(&client, config, mapping).await?;
+        info!(slot = %config.slot, publication = %config.publication, tables = mapping.by_table.len(), "PostgreSQL source started");
+        stream(&client, config, mapping, publisher, shutdown).await
+    }
+    .await;
+    connection.abort();
+    result
+}
+
+/// Checks the server and creates what capture needs: replica identity, publication, slot.
+async fn prepare(
+    client: &Client,
+    config: &PostgresConfig,
+    mapping: &Mapping,
+) -> Result<(), Failure> {
+    client
+        .batch_execute(
+            "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3",
+        )
+        .await?;
+    let wal_level: String = client.query_one("SHOW wal_level", &[]).await?.get(0);
+    if wal_level != "logical" {
+        return Err(Failure::Fatal(SourceError::WalLevel(wal_level)));
+    }
+    let mut tables: Vec<&String> = mapping.by_table.keys().collect();
+    tables.sort();
+    for table in &tables {
+        let exists: Option<String> = client
+            .query_one("SELECT to_regclass($1)::text", &[table])
+            .await?
+            .get(0);
+        if exists.is_none() {
+            return Err(Failure::Fatal(SourceError::MissingTable((*table).clone())));
+        }
+        if config.set_replica_identity_full {
+            execute(
+                client,
+                &format!("ALTER TABLE {} REPLICA IDENTITY FULL", quote_table(table)),
+            )
+            .await?;
+        }
+    }
+    let list = tables
+        .iter()
+        .map(|t| quote_table(t))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let publication = quote_ident(&config.publication);
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            &[&config.publication],
+        )
+        .await?
+        .is_some();
+    if exists {
+        execute(
+            client,
+            &format!("ALTER PUBLICATION {publication} SET TABLE {list}"),
+        )
+        .await?;
+    } else {
+        execute(
+            client,
+            &format!("CREATE PUBLICATION {publication} FOR TABLE {list}"),
+        )
+        .await?;
+    }
+    let slot = client
+        .query_opt(
+            "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1",
+            &[&config.slot],
+        )
+        .await?;
+    match slot {
+        Some(row) => {
+            let plugin: Option<String> = row.get(0);
+            if plugin.as_deref() != Some("pgoutput") {
+                return Err(Failure::Fatal(SourceError::Config(format!(
+                    "slot {} exists but uses plugin {plugin:?}, not pgoutput",
+                    config.slot
+                ))));
+            }
+        }
+        None => {
+            client
+                .query_one(
+                    "SELECT pg_create_logical_replication_slot($1, 'pgoutput')::text",
+                    &[&config.slot],
+                )
+                .await
+                .map_err(classify)?;
+            info!(slot = %config.slot, "replication slot created");
+        }
+    }
+    Ok(())
+}
+
+async fn execute(client: &Client, sql: &str) -> Result<(), Failure> {
+    client.batch_execute(sql).await.map_err(classify)
+}
+
+/// Permission errors are fatal; the rest is worth a reconnect.
+fn classify(e: tokio_postgres::Error) -> Failure {
+    match e.code() {
+        Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => {
+            Failure::Fatal(SourceError::Permission(e.to_string()))
+        }
+        _ => Failure::Transient(Transient::Postgres(e)),
+    }
+}
+
+/// What one read of the slot gave.
+#[derive(Default)]
+struct Batch {
+    changes: Vec<EntityChange>,
+    /// End of the last whole transaction read: where the slot may advance to.
+    end_lsn: Option<u64>,
+    deletes: usize,
+}
+
+async fn stream(
+    client: &Client,
+    config: &PostgresConfig,
+    mapping: &Mapping,
+    publisher: &Publisher,
+    shutdown: &CancellationToken,
+) -> Result<(), Failure> {
+    let mut relations: HashMap<u32, Relation> = HashMap::new();
+    let batch_size = i32::try_from(config.batch_changes).unwrap_or(i32::MAX);
+    let mut last_lag_check = std::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let rows = client
+            .query(
+                "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)",
+                &[&config.slot, &batch_size, &config.publication],
+            )
+            .await
+            .map_err(|e| slot_error(e, &config.slot))?;
+        let mut batch = Batch::default();
+        let mut transaction = Vec::new();
+        for row in &rows {
+            let data: &[u8] = row.get(0);
+            match decode(data).map_err(Transient::from)? {
+                Message::Relation(relation) => {
+                    relations.insert(relation.id, relation);
+                }
+                Message::Begin { .. } => transaction.clear(),
+                Message::Insert { relation, new } => {
+                    transaction.push((relation, ChangeOp::Create, new, None))
+                }
+                Message::Update { relation, old, new } => {
+                    transaction.push((relation, ChangeOp::Update, new, old))
+                }
+                Message::Delete { .. } => batch.deletes += 1,
+                Message::Commit {
+                    commit_lsn,
+                    end_lsn,
+                    commit_time,
+                } => {
+                    let captured_at = commit_time / 1000 + 946_684_800_000;
+                    for (index, (relation, op, new, old)) in transaction.drain(..).enumerate() {
+                        let Some(relation) = relations.get(&relation) else {
+                            error!(
+                                relation,
+                                "row of a relation that was never described; skipped"
+                            );
+                            continue;
+                        };
+                        if let Some(change) = to_change(
+                            mapping,
+                            relation,
+                            op,
+                            &new,
+                            old.as_ref(),
+                            commit_lsn,
+                            index,
+                            captured_at,
+                        ) {
+                            batch.changes.push(change);
+                        }
+                    }
+                    batch.end_lsn = Some(end_lsn);
+                }
+                Message::Truncate | Message::Other(_) => {}
+            }
+        }
+        let Some(end_lsn) = batch.end_lsn else {
+            if last_lag_check.elapsed() > Duration::from_secs(60) {
+                last_lag_check = std::time::Instant::now();
+                check_retained_wal(client, config).await;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(config.poll_interval_ms)) => {}
+            }
+            continue;
+        };
+        publish(publisher, &batch.changes).await?;
+        client
+            .query_one(
+                "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text",
+                &[&config.slot, &format_lsn(end_lsn)],
+            )
+            .await
+            .map_err(|e| slot_error(e, &config.slot))?;
+        debug!(changes = batch.changes.len(), deletes = batch.deletes, end_lsn = %format_lsn(end_lsn), "published and confirmed");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn to_change(
+    mapping: &Mapping,
+    relation: &Relation,
+    op: ChangeOp,
+    new: &super::pgoutput::Tuple,
+    old: Option<&super::pgoutput::Tuple>,
+    commit_lsn: u64,
+    index: usize,
+    captured_at: i64,
+) -> Option<EntityChange> {
+    let table = relation.qualified_name();
+    let (category, id_column) = mapping.by_table.get(&table)?;
+    let built = entity_id(relation, new, id_column)
+        .and_then(|id| row_json(relation, new, old).map(|data| (id, data)));
+    match built {
+        Ok((entity_id, data)) => Some(EntityChange {
+            change_id: format!("pg:{commit_lsn:X}:{index}"),
+            category: *category,
+            entity_id,
+            op,
+            data,
+            captured_at,
+            lsn: Some(commit_lsn as i64),
+        }),
+        Err(e) => {
+            error!(%table, error = %e, "row not published");
+            None
+        }
+    }
+}
+
+/// Publishes every change (in order: the producer keeps per-partition order) and waits for
+/// all acknowledgements.
+async fn publish(publisher: &Publisher, changes: &[EntityChange]) -> Result<(), Transient> {
+    for result in join_all(changes.iter().map(|c| publisher.publish(c))).await {
+        result?;
+    }
+    Ok(())
+}
+
+fn slot_error(e: tokio_postgres::Error, slot: &str) -> Failure {
+    if e.code() == Some(&SqlState::UNDEFINED_OBJECT) {
+        Failure::Fatal(SourceError::SlotDropped(slot.to_owned()))
+    } else {
+        classify(e)
+    }
+}
+
+/// Warns when the slot holds back more WAL than configured.
+async fn check_retained_wal(client: &Client, config: &PostgresConfig) {
+    let query = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1";
+    if let Ok(Some(row)) = client.query_opt(query, &[&config.slot]).await {
+        let retained: Option<i64> = row.get(0);
+        if let Some(bytes) = retained.filter(|b| *b as u64 > config.wal_warn_bytes) {
+            warn!(slot = %config.slot, retained_bytes = bytes, "the replication slot retains a lot of WAL; is capture keeping up?");
+        }
+    }
+}
+
+/// An LSN as PostgreSQL writes it: `16/B374D848`.
+pub fn format_lsn(lsn: u64) -> String {
+    format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_table(qualified: &str) -> String {
+    qualified
+        .split('.')
+        .map(quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lsns_and_names_are_written_as_postgresql_reads_them() {
+        assert_eq!(format_lsn(0x16_B374_D848), "16/B374D848");
+        assert_eq!(format_lsn(0), "0/0");
+        assert_eq!(quote_table("public.games"), "\"public\".\"games\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}
