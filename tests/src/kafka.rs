@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hookstream_model::{Codec, WebhookEvent};
+use hookstream_model::{Codec, EntityChange, WebhookEvent};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -51,4 +51,60 @@ pub fn webhook_events(topic: &str) -> Vec<WebhookEvent> {
         }
     }
     events
+}
+
+/// Every change on the category topic `topic` (all partitions, up to their current ends).
+pub fn changes(topic: &str) -> Vec<(String, EntityChange)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", "hookstream-tests-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut assignment = TopicPartitionList::new();
+    let mut expected = 0;
+    for p in &partitions {
+        let (low, high) = watermarks_settled(&consumer, topic, *p);
+        expected += high - low;
+        assignment
+            .add_partition_offset(topic, *p, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let codec = Codec::<EntityChange>::new();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while (out.len() as i64) < expected {
+        assert!(std::time::Instant::now() < deadline, "cannot read {topic}");
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            let change = codec
+                .decode(message.payload().expect("payload"))
+                .expect("a valid change");
+            out.push((key, change));
+        }
+    }
+    out
+}
+
+/// Watermarks of a partition, retried while the broker settles a new topic's leadership.
+fn watermarks_settled(consumer: &BaseConsumer, topic: &str, partition: i32) -> (i64, i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+            Ok(marks) => return marks,
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("watermarks of {topic}/{partition}: {e}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! own, so tests share one broker and run in parallel.
 
 pub mod kafka;
+pub mod postgres;
 pub mod process;
 pub mod receiver;
 pub mod stack;

@@ -70,6 +70,14 @@ impl Stack {
         }
     }
 
+    /// Writes a TOML configuration file that every process of this stack reads.
+    pub fn config_file(&mut self, toml: &str) {
+        let path = self.dir.path().join("hookstream.toml");
+        std::fs::write(&path, toml).expect("writes config");
+        self.overrides
+            .insert("HOOKSTREAM_CONFIG".into(), path.display().to_string());
+    }
+
     /// Where instance `name` keeps its sled files.
     pub fn data_dir(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

@@ -1,0 +1,193 @@
+//! Change capture from PostgreSQL (logical decoding, pgoutput) onto the category topics.
+
+use hookstream_model::{Category, ChangeOp};
+use hookstream_tests::kafka::changes;
+use hookstream_tests::postgres::Database;
+use hookstream_tests::stack::{Api, ALICE};
+use hookstream_tests::{eventually, Proc, Receiver, Stack, WAIT};
+use serde_json::{json, Value};
+
+fn wait_started(capture: &Proc) {
+    capture.wait_log("PostgreSQL source started", WAIT, |v| {
+        v["fields"]["message"] == "PostgreSQL source started"
+    });
+}
+
+async fn wait_for_changes(
+    topic: &str,
+    count: usize,
+) -> Vec<(String, hookstream_model::EntityChange)> {
+    eventually(&format!("{count} changes on {topic}"), WAIT, || async {
+        let got = changes(topic);
+        (got.len() >= count).then_some(got)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_and_updates_reach_their_topics_deletes_and_unmapped_tables_do_not() {
+    let mut stack = Stack::new("pg-basic");
+    let db = Database::create(&stack.ns.prefix).await;
+    db.execute(
+        "CREATE TABLE games (id bigint PRIMARY KEY, name text, rating numeric(5,2), updated_at timestamptz);
+         CREATE TABLE platforms (id int PRIMARY KEY, name text);
+         CREATE TABLE secrets (id int PRIMARY KEY, v text);",
+    )
+    .await;
+    stack.config_file(&db.capture_config(&[("games", "game"), ("public.platforms", "11")]));
+    let capture = stack.spawn("capture", "capture");
+    wait_started(&capture);
+
+    db.execute("INSERT INTO games VALUES (1, 'Doom', 90.5, '2015-05-19 00:00:00+00')")
+        .await;
+    db.execute("INSERT INTO platforms VALUES (6, 'PC')").await;
+    db.execute("UPDATE games SET rating = 91.25 WHERE id = 1")
+        .await;
+    db.execute("INSERT INTO secrets VALUES (1, 'not for webhooks')")
+        .await;
+    db.execute("DELETE FROM games WHERE id = 1").await;
+    db.execute("BEGIN; INSERT INTO platforms VALUES (7, 'marker'); COMMIT;")
+        .await;
+
+    let p = &stack.ns.prefix;
+    let platforms = wait_for_changes(&format!("{p}igdb.platform"), 2).await;
+    let games = changes(&format!("{p}igdb.game"));
+    assert_eq!(games.len(), 2, "create and update, no delete: {games:?}");
+    let (key, create) = &games[0];
+    assert_eq!(
+        (key.as_str(), create.entity_id, create.op, create.category),
+        ("1", 1, ChangeOp::Create, Category::Game)
+    );
+    assert_eq!(
+        create.data,
+        r#"{"id":1,"name":"Doom","rating":90.50,"updated_at":1431993600}"#
+    );
+    let (_, update) = &games[1];
+    assert_eq!(update.op, ChangeOp::Update);
+    assert_eq!(
+        update.data,
+        r#"{"id":1,"name":"Doom","rating":91.25,"updated_at":1431993600}"#
+    );
+    assert!(
+        create.lsn.is_some() && update.lsn > create.lsn,
+        "records carry commit LSNs in commit order"
+    );
+    assert!(create.change_id.starts_with("pg:"));
+    let platform_ids: Vec<i64> = platforms.iter().map(|(_, c)| c.entity_id).collect();
+    assert_eq!(platform_ids.len(), 2);
+    assert!(platform_ids.contains(&6) && platform_ids.contains(&7));
+    // Nothing else anywhere: the unmapped table and the delete published nothing.
+    let total: usize = Category::ALL
+        .iter()
+        .map(|c| changes(&c.topic(&format!("{p}igdb."))).len())
+        .sum();
+    assert_eq!(total, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_supported_type_round_trips_to_json() {
+    let mut stack = Stack::new("pg-types");
+    let db = Database::create(&stack.ns.prefix).await;
+    db.execute(
+        "CREATE TABLE kinds (
+           id bigint PRIMARY KEY, b bool, i2 int2, i4 int4, i8 int8, f4 real, f8 double precision,
+           n numeric, t text, vc varchar(10), ts timestamptz, tsn timestamp, d date, j json,
+           jb jsonb, ai int[], at text[], an numeric[], nul text, u uuid)",
+    )
+    .await;
+    stack.config_file(&db.capture_config(&[("kinds", "keyword")]));
+    let capture = stack.spawn("capture", "capture");
+    wait_started(&capture);
+    db.execute(
+        r#"INSERT INTO kinds VALUES (
+             9, true, -2, 2147483647, 9007199254740993, 1.5, 0.1, 12345678901234567890.123,
+             'Geralt "of" Rivia', 'ü', '2015-05-19 02:00:00+02', '2015-05-19 00:00:00',
+             '2015-05-19', '{"a": [1, 2]}', '{"b": {"c": null}}', '{1,2,3}',
+             '{"with space",plain,NULL}', '{1.50,2}', NULL, '0b6c5cf4-1a7f-4c59-9d3e-6f0f1d2a7b10')"#,
+    )
+    .await;
+    let got = wait_for_changes(&format!("{}igdb.keyword", stack.ns.prefix), 1).await;
+    let data = &got[0].1.data;
+    // Integers and numerics keep every digit (2^53 + 1 would not survive a float).
+    assert!(data.contains(r#""i8":9007199254740993"#), "{data}");
+    assert!(data.contains(r#""n":12345678901234567890.123"#), "{data}");
+    let value: Value = serde_json::from_str(data).expect("valid JSON");
+    assert_eq!(
+        value,
+        json!({
+            "id": 9, "b": true, "i2": -2, "i4": 2147483647, "i8": 9007199254740993_i64, "f4": 1.5,
+            "f8": 0.1, "n": 12345678901234567890.123, "t": "Geralt \"of\" Rivia", "vc": "ü",
+            "ts": 1431993600, "tsn": 1431993600, "d": "2015-05-19", "j": {"a": [1, 2]},
+            "jb": {"b": {"c": null}}, "ai": [1, 2, 3], "at": ["with space", "plain", null],
+            "an": [1.5, 2], "nul": null, "u": "0b6c5cf4-1a7f-4c59-9d3e-6f0f1d2a7b10"
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_toasted_column_survives_an_update_of_another() {
+    let mut stack = Stack::new("pg-toast");
+    let db = Database::create(&stack.ns.prefix).await;
+    db.execute("CREATE TABLE games (id bigint PRIMARY KEY, name text, summary text)")
+        .await;
+    stack.config_file(&db.capture_config(&[("games", "game")]));
+    let capture = stack.spawn("capture", "capture");
+    wait_started(&capture);
+    // ~190 KB of hex digits: stored out of line (TOAST) even after compression.
+    db.execute("INSERT INTO games SELECT 1, 'Doom', string_agg(md5(i::text), '') FROM generate_series(1, 6000) i").await;
+    db.execute("UPDATE games SET name = 'DOOM' WHERE id = 1")
+        .await;
+    let got = wait_for_changes(&format!("{}igdb.game", stack.ns.prefix), 2).await;
+    let summary = |data: &str| {
+        serde_json::from_str::<Value>(data).expect("json")["summary"]
+            .as_str()
+            .map(str::len)
+    };
+    assert_eq!(summary(&got[0].1.data), Some(6000 * 32));
+    assert_eq!(
+        summary(&got[1].1.data),
+        Some(6000 * 32),
+        "the unchanged TOASTed value is in the update"
+    );
+    assert!(got[1].1.data.contains(r#""name":"DOOM""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_in_postgresql_reaches_the_webhook() {
+    let mut stack = Stack::new("pg-e2e");
+    let db = Database::create(&stack.ns.prefix).await;
+    db.execute("CREATE TABLE games (id bigint PRIMARY KEY, name text, rating numeric); INSERT INTO games VALUES (1942, 'The Witcher 3', 92)").await;
+    stack.config_file(&db.capture_config(&[("games", "game")]));
+    let (dev, api, _ingest) = stack.dev();
+    wait_started(&dev);
+    let receiver = Receiver::start(200).await;
+    api.register(ALICE, &receiver.url, 1, "s").await;
+    db.execute("UPDATE games SET name = 'The Witcher 3: Wild Hunt' WHERE id = 1942")
+        .await;
+    let got = receiver.wait_for_body("Wild Hunt", WAIT).await;
+    assert_eq!(
+        got.body,
+        r#"{"id":1942,"name":"The Witcher 3: Wild Hunt","rating":92}"#
+    );
+    assert_eq!(got.header("x-hookstream-event"), "update");
+    assert_eq!(got.header("x-hookstream-category"), "game");
+    let _ = Api::new(&dev.addr("api"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_logical_decoding_or_a_missing_table_is_a_clear_error() {
+    let mut stack = Stack::new("pg-missing");
+    let db = Database::create(&stack.ns.prefix).await;
+    stack.config_file(&db.capture_config(&[("no_such_table", "game")]));
+    let mut capture = stack.spawn("capture", "capture");
+    capture.wait_log("the missing table error", WAIT, |v| {
+        v["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("table public.no_such_table does not exist"))
+    });
+    assert_eq!(
+        capture.terminate(WAIT),
+        Some(1),
+        "capture stops with an error"
+    );
+}
