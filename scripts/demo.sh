@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Brings up the whole pipeline on this machine and shows a webhook receive a change:
-# an Apache Kafka broker (scripts/kafka.sh), `hookstream dev` (api, capture and dispatch
-# in one process) and `hookstream sink` (a receiver that prints what it gets). Then it
-# registers a webhook for Games, ingests a Game update and prints the delivery.
+# an Apache Kafka broker (scripts/kafka.sh), PostgreSQL with an IGDB-like schema
+# (scripts/postgres.sh, deploy/demo-schema.sql), `hookstream dev` (api, capture and
+# dispatch in one process) and `hookstream sink` (a receiver that prints what it gets).
+# Then it registers a webhook for Games, runs `UPDATE games …` in PostgreSQL, and prints
+# the delivery; a change pushed to the HTTP ingest follows.
 #
 #   scripts/demo.sh          # stays up until Ctrl-C, then stops everything it started
 #   scripts/demo.sh --once   # stops as soon as the delivery arrived
 #
-# Ports on 127.0.0.1: Kafka 19092, API 8080, ingest 8081, dispatch health 8082, sink 9000.
+# Ports on 127.0.0.1: Kafka 19092, PostgreSQL 15432, API 8080, ingest 8081, dispatch
+# health 8082, sink 9000.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -25,6 +28,9 @@ cleanup() {
   if [[ ${started_kafka:-false} == true ]]; then
     bash scripts/kafka.sh stop >/dev/null || true
   fi
+  if [[ ${started_postgres:-false} == true ]]; then
+    bash scripts/postgres.sh stop 2>/dev/null || true
+  fi
 }
 trap cleanup EXIT
 
@@ -40,6 +46,16 @@ else
   started_kafka=true
 fi
 
+started_postgres=false
+pg="host=127.0.0.1 port=15432 user=postgres"
+if ! psql "$pg dbname=postgres" -Atqc 'select 1' >/dev/null 2>&1; then
+  bash scripts/postgres.sh start >/dev/null
+  started_postgres=true
+fi
+psql "$pg dbname=postgres" -Atqc "SELECT 1 FROM pg_database WHERE datname = 'igdb'" | grep -q 1 ||
+  psql "$pg dbname=postgres" -qc 'CREATE DATABASE igdb'
+psql "$pg dbname=igdb" -q -v ON_ERROR_STOP=1 -f deploy/demo-schema.sql >/dev/null
+
 say "building hookstream"
 cargo build -q -p hookstream
 bin=${CARGO_TARGET_DIR:-$ROOT/target}/debug/hookstream
@@ -54,6 +70,7 @@ export HOOKSTREAM_CAPTURE__LISTEN=127.0.0.1:8081
 export HOOKSTREAM_CAPTURE__ADMIN_TOKEN=demo-admin-token
 export HOOKSTREAM_DISPATCH__LISTEN=127.0.0.1:8082
 export HOOKSTREAM_DISPATCH__DATA_DIR=$demo/data/dispatch
+export HOOKSTREAM_CONFIG=$ROOT/deploy/demo.toml
 
 say "starting the sink and hookstream dev"
 "$bin" sink --listen 127.0.0.1:9000 >"$demo/sink.log" 2>&1 &
@@ -61,6 +78,11 @@ pids+=($!)
 "$bin" dev >"$demo/dev.log" 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:8080/readyz 60 || { tail -20 "$demo/dev.log"; exit 1; }
+for ((i = 0; i < 300; i++)); do
+  grep -q "PostgreSQL source started" "$demo/dev.log" && break
+  sleep 0.2
+done
+grep -q "PostgreSQL source started" "$demo/dev.log" || { tail -20 "$demo/dev.log"; exit 1; }
 
 say "POST /webhooks (user-key demo-key, category 1 = Game)"
 curl -sS -X POST http://127.0.0.1:8080/webhooks \
@@ -68,29 +90,36 @@ curl -sS -X POST http://127.0.0.1:8080/webhooks \
   -d '{"webhook": {"url": "http://127.0.0.1:9000/hook", "category": 1, "secret": "my-secret"}}'
 echo
 
-say "POST /v1/changes (a Game update, as a source system would push it)"
-curl -sS -X POST http://127.0.0.1:8081/v1/changes \
-  -H 'Authorization: Bearer demo-admin-token' -H 'Content-Type: application/json' \
-  -d '{"category": "game", "id": 1942, "op": "update", "data": {"id": 1942, "name": "The Witcher 3: Wild Hunt", "rating": 92.4}}'
-echo
+say "UPDATE games … in PostgreSQL"
+psql "$pg dbname=igdb" -qc "UPDATE games SET rating = rating + 0.1, updated_at = now() WHERE id = 1942"
 
 say "waiting for the delivery"
-for ((i = 0; i < 150; i++)); do
-  grep -q "delivery #" "$demo/sink.log" && break
-  sleep 0.2
-done
-if ! grep -q "delivery #" "$demo/sink.log"; then
+wait_delivery() {
+  local n=$1 i
+  for ((i = 0; i < 150; i++)); do
+    (($(grep -c "delivery #" "$demo/sink.log") >= n)) && return 0
+    sleep 0.2
+  done
   echo "no delivery arrived; hookstream dev said:" >&2
   tail -20 "$demo/dev.log" >&2
-  exit 1
-fi
+  return 1
+}
+wait_delivery 1
 cat "$demo/sink.log"
+
+say "POST /v1/changes (the HTTP ingest, for systems that push their changes)"
+curl -sS -X POST http://127.0.0.1:8081/v1/changes \
+  -H 'Authorization: Bearer demo-admin-token' -H 'Content-Type: application/json' \
+  -d '{"category": "game", "id": 7346, "op": "create", "data": {"id": 7346, "name": "The Legend of Zelda: Breath of the Wild"}}'
+echo
+wait_delivery 2
+tail -2 "$demo/sink.log"
 
 if $once; then
   say "delivered; stopping"
   exit 0
 fi
-say "the pipeline is up (logs in .local/demo/); try more changes with the curl above. Ctrl-C stops it."
+say "the pipeline is up (logs in .local/demo/); try: psql \"$pg dbname=igdb\" -c \"UPDATE games SET name = name || '!' WHERE id = 1942\". Ctrl-C stops it."
 tail -n 0 -f "$demo/sink.log" &
 pids+=($!)
 wait "${pids[1]}"

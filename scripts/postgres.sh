@@ -21,7 +21,7 @@ while (($#)); do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-dir=${dir:-${PG_DIR:-$ROOT/.local/postgres/run-$port}}
+dir=$(realpath -m "${dir:-${PG_DIR:-$ROOT/.local/postgres/run-$port}}")
 
 bindir() {
   local found
@@ -39,7 +39,7 @@ ensure_postgres() {
 # initdb and postgres refuse to run as root: run them as the packages' postgres user then.
 as_owner() {
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
