@@ -23,6 +23,10 @@ demo=$ROOT/.local/demo
 mkdir -p "$demo"
 pids=()
 cleanup() {
+  # The demo's webhook goes with the demo.
+  if [[ -n ${webhook_id:-} ]]; then
+    curl -sS -o /dev/null -X DELETE "http://127.0.0.1:8080/webhooks/$webhook_id" -H 'user-key: demo-key' || true
+  fi
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [[ ${started_kafka:-false} == true ]]; then
@@ -85,35 +89,42 @@ done
 grep -q "PostgreSQL source started" "$demo/dev.log" || { tail -20 "$demo/dev.log"; exit 1; }
 
 say "POST /webhooks (user-key demo-key, category 1 = Game)"
-curl -sS -X POST http://127.0.0.1:8080/webhooks \
+registered=$(curl -sS -X POST http://127.0.0.1:8080/webhooks \
   -H 'user-key: demo-key' -H 'Content-Type: application/json' \
-  -d '{"webhook": {"url": "http://127.0.0.1:9000/hook", "category": 1, "secret": "my-secret"}}'
-echo
+  -d '{"webhook": {"url": "http://127.0.0.1:9000/hook", "category": 1, "secret": "my-secret"}}')
+echo "$registered"
+webhook_id=$(grep -o '"id":[0-9]*' <<<"$registered" | cut -d: -f2)
 
-say "UPDATE games … in PostgreSQL"
-psql "$pg dbname=igdb" -qc "UPDATE games SET rating = rating + 0.1, updated_at = now() WHERE id = 1942"
-
-say "waiting for the delivery"
+# Waits for one more delivery than the sink had before, then prints the new ones.
+deliveries() { grep -c "delivery #" "$demo/sink.log" || true; }
 wait_delivery() {
-  local n=$1 i
+  local before=$1 i
   for ((i = 0; i < 150; i++)); do
-    (($(grep -c "delivery #" "$demo/sink.log") >= n)) && return 0
+    if (($(deliveries) > before)); then
+      sleep 0.2
+      awk -v n="$before" '/delivery #/ {seen++} seen > n' "$demo/sink.log"
+      return 0
+    fi
     sleep 0.2
   done
   echo "no delivery arrived; hookstream dev said:" >&2
   tail -20 "$demo/dev.log" >&2
   return 1
 }
-wait_delivery 1
-cat "$demo/sink.log"
+
+say "UPDATE games … in PostgreSQL"
+before=$(deliveries)
+psql "$pg dbname=igdb" -qc "UPDATE games SET rating = 92.40 + (random() * 0.5)::numeric(3,2), updated_at = now() WHERE id = 1942"
+say "waiting for the delivery"
+wait_delivery "$before"
 
 say "POST /v1/changes (the HTTP ingest, for systems that push their changes)"
+before=$(deliveries)
 curl -sS -X POST http://127.0.0.1:8081/v1/changes \
   -H 'Authorization: Bearer demo-admin-token' -H 'Content-Type: application/json' \
   -d '{"category": "game", "id": 7346, "op": "create", "data": {"id": 7346, "name": "The Legend of Zelda: Breath of the Wild"}}'
 echo
-wait_delivery 2
-tail -2 "$demo/sink.log"
+wait_delivery "$before"
 
 if $once; then
   say "delivered; stopping"
