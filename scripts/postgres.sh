@@ -22,6 +22,17 @@ while (($#)); do
   esac
 done
 dir=$(realpath -m "${dir:-${PG_DIR:-$ROOT/.local/postgres/run-$port}}")
+# As root the server runs as the postgres user, which must be able to reach the data
+# directory. If a parent is closed to it (a private checkout), use a stand-in under /tmp
+# derived from the requested path, so that start and stop agree on it.
+resolve_dir() {
+  if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1; then
+    mkdir -p "$(dirname "$dir")"
+    if ! (cd / && runuser -u postgres -- test -x "$(dirname "$dir")") 2>/dev/null; then
+      dir=/tmp/hookstream-postgres-$(printf %s "$dir" | sha256sum | cut -c1-12)
+    fi
+  fi
+}
 
 bindir() {
   local found
@@ -47,6 +58,7 @@ as_owner() {
 
 start() {
   ensure_postgres
+  resolve_dir
   local bin
   bin=$(bindir)
   mkdir -p "$dir"
@@ -75,6 +87,7 @@ CONF
 }
 
 stop() {
+  resolve_dir
   local bin
   bin=$(bindir) || true
   if [[ -n $bin && -f $dir/postmaster.pid ]]; then

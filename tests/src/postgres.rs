@@ -30,18 +30,22 @@ pub struct Database {
 impl Database {
     /// Creates a fresh database named after `prefix` (a test namespace).
     pub async fn create(prefix: &str) -> Database {
+        Database::create_at(&server(), prefix).await
+    }
+
+    async fn create_at(server_url: &str, prefix: &str) -> Database {
         let name: String = prefix
             .to_ascii_lowercase()
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
         let name = name.trim_matches('_').chars().take(60).collect::<String>();
-        let admin = connect(&server()).await;
+        let admin = connect(server_url).await;
         admin
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .await
             .expect("creates the database");
-        let url = server()
+        let url = server_url
             .split_whitespace()
             .map(|part| {
                 if part.starts_with("dbname=") {
@@ -54,6 +58,15 @@ impl Database {
             .join(" ");
         let client = connect(&url).await;
         Database { name, url, client }
+    }
+
+    /// The same database over a new connection (after a server restart).
+    pub async fn reconnect(old: &Database) -> Database {
+        Database {
+            name: old.name.clone(),
+            url: old.url.clone(),
+            client: connect(&old.url).await,
+        }
     }
 
     pub async fn execute(&self, sql: &str) {
@@ -76,5 +89,65 @@ impl Database {
             ));
         }
         toml
+    }
+}
+
+/// A PostgreSQL server of a test's own (for tests that restart it), from scripts/postgres.sh.
+pub struct OwnServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnServer {
+    fn script(&self, command: &str) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh");
+        let status = std::process::Command::new("bash")
+            .args([script, command, "--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path().join("data"))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("runs scripts/postgres.sh");
+        assert!(status.success(), "scripts/postgres.sh {command} failed");
+    }
+
+    /// Starts a server on a free loopback port.
+    pub fn start() -> OwnServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The server runs as the postgres user when the tests run as root.
+        let _ = std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        );
+        let server = OwnServer { port, dir };
+        server.script("start");
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            self.port
+        )
+    }
+
+    pub fn restart(&self) {
+        self.script("restart");
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+impl Database {
+    /// A database on another server than the shared one.
+    pub async fn create_on(server_url: &str, prefix: &str) -> Database {
+        Database::create_at(server_url, prefix).await
     }
 }
