@@ -45,14 +45,11 @@ impl Core {
         job: DeliveryJob,
         stop: &CancellationToken,
     ) -> Result<(), Interrupted> {
-        let Some(webhook) = self
-            .retrying(stop, "read the webhook", || self.store.get(job.webhook_id))
-            .await?
-        else {
+        let _entity = self.entity_locks.lock(&job).await;
+        let Some(webhook) = self.webhook(&job, stop).await? else {
             debug!(webhook = %job.webhook_id, delivery = %job.delivery_id, "webhook gone; delivery dropped");
             return Ok(());
         };
-        let _entity = self.entity_locks.lock(&job).await;
         if self.superseded(&job, stop).await? {
             info!(webhook = %job.webhook_id, entity = job.entity_id, version = job.source_offset, "superseded by a newer acknowledged version; dropped");
             return Ok(());
@@ -66,7 +63,17 @@ impl Core {
             body: Bytes::from(job.data.clone()),
             replay: job.replay,
         };
-        let (outcome, retry_after) = match self.endpoints.lease(&webhook.url).await {
+        // The attempt at the end of the failure window is always made, breaker or not: its
+        // failure is what removes the webhook.
+        let last_chance = webhook.first_failed_at.is_some_and(|first| {
+            now_millis() >= first.saturating_add(self.schedule.window().as_millis() as i64)
+        });
+        let lease = if last_chance {
+            Some(self.endpoints.lease_forced(&webhook.url).await)
+        } else {
+            self.endpoints.lease(&webhook.url).await
+        };
+        let (outcome, retry_after) = match lease {
             None => (Outcome::Failed(Failure::CircuitOpen), None),
             Some(lease) => {
                 let response = self.deliverer.send(&delivery).await;
@@ -117,6 +124,7 @@ impl Core {
                         self.remove(&webhook, RemovalReason::Failing, stop).await?;
                     }
                     Next::Retry { due, tier } => {
+                        self.note_streak_start(&webhook, now, stop).await?;
                         self.note_streak(&webhook, false, now).await;
                         let next = DeliveryJob {
                             attempt: job.attempt + 1,
@@ -158,9 +166,68 @@ impl Core {
         Ok(newest.is_some_and(|acked| acked >= job.source_offset))
     }
 
+    /// The job's webhook. `None` only once the view has folded its registration (its id is
+    /// the offset of its `Registered` event + 1) and it is not there: removed. A view that is
+    /// behind (a dispatcher that just started) is waited for, never taken for a removal.
+    async fn webhook(
+        &self,
+        job: &DeliveryJob,
+        stop: &CancellationToken,
+    ) -> Result<Option<Webhook>, Interrupted> {
+        let follower = self.barrier.follower();
+        loop {
+            if let Some(webhook) = self
+                .retrying(stop, "read the webhook", || self.store.get(job.webhook_id))
+                .await?
+            {
+                return Ok(Some(webhook));
+            }
+            if follower.applied() >= job.webhook_id.0 {
+                return Ok(None);
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return Err(Interrupted),
+                _ = follower.wait_for(job.webhook_id.0, Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
+    /// The first failure of a streak must reach the log: the failure window is measured from
+    /// it. Retried until durable; later `Failed` events are best effort.
+    async fn note_streak_start(
+        &self,
+        webhook: &Webhook,
+        now: i64,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
+        if webhook.first_failed_at.is_some() {
+            return Ok(());
+        }
+        let event = WebhookEvent::now(Event::Failed {
+            webhook_id: webhook.id(),
+            first_failed_at: now,
+            last_failed_at: now,
+        });
+        loop {
+            match self.log.append(&event).await {
+                Ok(offset) => {
+                    self.barrier.wait_for_own(offset).await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    error!(webhook = webhook.id, error = %e, "cannot record the start of a failure streak; retrying");
+                    pause(stop, Duration::from_millis(500)).await?;
+                }
+            }
+        }
+    }
+
     /// Appends `Failed` / `Recovered` when the streak calls for it; best effort.
     async fn note_streak(&self, webhook: &Webhook, delivered: bool, now: i64) {
         let interval = self.config.failed_event_interval_ms as i64;
+        if !delivered && webhook.first_failed_at.is_none() {
+            return; // the streak's start was recorded by note_streak_start
+        }
         if let Some(event) = streak::event_for(webhook, delivered, now, interval) {
             if let Err(e) = self.log.append(&WebhookEvent::now(event)).await {
                 warn!(webhook = webhook.id, error = %e, "cannot record the failure streak");

@@ -137,6 +137,22 @@ impl Endpoints {
         }
     }
 
+    /// Waits for a free slot of the endpoint and leases it whatever its breaker says.
+    pub async fn lease_forced(&self, url: &str) -> Lease {
+        let endpoint = self.endpoint(url);
+        let slot = endpoint
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("endpoint semaphores are never closed");
+        Lease {
+            endpoint,
+            breaker: self.breaker,
+            _slot: slot,
+        }
+    }
+
     /// The breaker state of every endpoint, for metrics and tests.
     pub fn circuits(&self) -> Vec<(String, Circuit)> {
         let map = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());

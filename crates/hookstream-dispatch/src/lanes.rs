@@ -64,6 +64,16 @@ impl ConsumerContext for LaneContext {
             Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
         }
     }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // A partition paused by a lane that was then revoked stays paused in librdkafka when it
+        // comes back to this consumer; its new lane starts unpaused, so resume it here.
+        if let Rebalance::Assign(list) = rebalance {
+            if let Err(e) = consumer.resume(list) {
+                warn!(error = %e, "cannot resume newly assigned partitions");
+            }
+        }
+    }
 }
 
 /// A consumer whose revocations reach its lanes.
@@ -164,9 +174,13 @@ async fn offer(
         Err(mpsc::error::TrySendError::Full(message)) => {
             let offset = message.offset();
             lane.pause_flag.store(true, Ordering::SeqCst);
-            if set_paused(consumer, partition, true) && rewind(consumer, partition, offset) {
+            let paused = set_paused(consumer, partition, true);
+            if paused && rewind(consumer, partition, offset) {
                 lane.paused_at = Some(offset);
             } else {
+                if paused {
+                    set_paused(consumer, partition, false);
+                }
                 // Could not pause: wait for room instead (holds every partition, loses nothing).
                 lane.pause_flag.store(false, Ordering::SeqCst);
                 let _ = lane.tx.send(message).await;

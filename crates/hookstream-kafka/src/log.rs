@@ -92,6 +92,9 @@ impl Follower {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "10")
+            // A position outside the log (topic recreated under a running follower) must stop
+            // folding, not jump to the end and pass the barrier on an incomplete view.
+            .set("auto.offset.reset", "error")
             .create()
             .map_err(KafkaError::Client)?;
         let consumer = Arc::new(consumer);

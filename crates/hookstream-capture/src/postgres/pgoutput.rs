@@ -22,7 +22,7 @@ pub enum Message {
     },
     Update {
         relation: u32,
-        /// The old row, sent when the table's replica identity is FULL (or its key changed).
+        /// The whole old row, sent when the table's replica identity is FULL.
         old: Option<Tuple>,
         new: Tuple,
     },
@@ -249,10 +249,17 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         b'U' => {
             let relation = r.u32()?;
             let old = match r.u8()? {
-                b'K' | b'O' => {
+                // The whole old row (REPLICA IDENTITY FULL): fills unchanged TOASTed values.
+                b'O' => {
                     let old = r.tuple()?;
                     r.expect(b'N', "N (new tuple)")?;
                     Some(old)
+                }
+                // Only the old key, the other columns null: no use for filling values.
+                b'K' => {
+                    r.tuple()?;
+                    r.expect(b'N', "N (new tuple)")?;
+                    None
                 }
                 b'N' => None,
                 found => {

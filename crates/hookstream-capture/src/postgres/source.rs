@@ -257,6 +257,13 @@ async fn stream(
         if shutdown.is_cancelled() {
             return Ok(());
         }
+        // Read before the peek: decoding reads up to the flushed WAL, so with nothing to publish
+        // everything up to this flush position is confirmed. (Not the write position: with
+        // asynchronous commit a commit can be written but not yet flushed, and not yet decoded.)
+        let wal_end: String = client
+            .query_one("SELECT pg_current_wal_flush_lsn()::text", &[])
+            .await?
+            .get(0);
         let rows = client
             .query(
                 "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)",
@@ -265,54 +272,64 @@ async fn stream(
             .await
             .map_err(|e| slot_error(e, &config.slot))?;
         let mut batch = Batch::default();
-        let mut transaction = Vec::new();
+        // Changes of the transaction being read: built at their row (with the table's shape
+        // at that point), published only once its commit is in the batch.
+        let mut transaction: Vec<EntityChange> = Vec::new();
+        let mut current = (0u64, 0i64); // (commit LSN, captured_at) from Begin
         for row in &rows {
             let data: &[u8] = row.get(0);
             match decode(data).map_err(Transient::from)? {
                 Message::Relation(relation) => {
                     relations.insert(relation.id, relation);
                 }
-                Message::Begin { .. } => transaction.clear(),
+                Message::Begin {
+                    final_lsn,
+                    commit_time,
+                    ..
+                } => {
+                    transaction.clear();
+                    current = (final_lsn, commit_time / 1000 + 946_684_800_000);
+                }
                 Message::Insert { relation, new } => {
-                    transaction.push((relation, ChangeOp::Create, new, None))
+                    let index = transaction.len();
+                    let change = to_change(
+                        mapping,
+                        relations.get(&relation),
+                        ChangeOp::Create,
+                        &new,
+                        None,
+                        current,
+                        index,
+                    );
+                    transaction.extend(change);
                 }
                 Message::Update { relation, old, new } => {
-                    transaction.push((relation, ChangeOp::Update, new, old))
+                    let index = transaction.len();
+                    let change = to_change(
+                        mapping,
+                        relations.get(&relation),
+                        ChangeOp::Update,
+                        &new,
+                        old.as_ref(),
+                        current,
+                        index,
+                    );
+                    transaction.extend(change);
                 }
                 Message::Delete { .. } => batch.deletes += 1,
-                Message::Commit {
-                    commit_lsn,
-                    end_lsn,
-                    commit_time,
-                } => {
-                    let captured_at = commit_time / 1000 + 946_684_800_000;
-                    for (index, (relation, op, new, old)) in transaction.drain(..).enumerate() {
-                        let Some(relation) = relations.get(&relation) else {
-                            error!(
-                                relation,
-                                "row of a relation that was never described; skipped"
-                            );
-                            continue;
-                        };
-                        if let Some(change) = to_change(
-                            mapping,
-                            relation,
-                            op,
-                            &new,
-                            old.as_ref(),
-                            commit_lsn,
-                            index,
-                            captured_at,
-                        ) {
-                            batch.changes.push(change);
-                        }
-                    }
+                Message::Commit { end_lsn, .. } => {
+                    batch.changes.append(&mut transaction);
                     batch.end_lsn = Some(end_lsn);
                 }
                 Message::Truncate | Message::Other(_) => {}
             }
         }
         let Some(end_lsn) = batch.end_lsn else {
+            if rows.is_empty() {
+                // Nothing of the publication changed (pgoutput skips other tables' transactions):
+                // let the slot move on, or it would hold WAL back forever.
+                advance(client, &config.slot, &wal_end).await?;
+            }
             if last_lag_check.elapsed() > Duration::from_secs(60) {
                 last_lag_check = std::time::Instant::now();
                 check_retained_wal(client, config).await;
@@ -324,28 +341,25 @@ async fn stream(
             continue;
         };
         publish(publisher, &batch.changes).await?;
-        client
-            .query_one(
-                "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text",
-                &[&config.slot, &format_lsn(end_lsn)],
-            )
-            .await
-            .map_err(|e| slot_error(e, &config.slot))?;
+        advance(client, &config.slot, &format_lsn(end_lsn)).await?;
         debug!(changes = batch.changes.len(), deletes = batch.deletes, end_lsn = %format_lsn(end_lsn), "published and confirmed");
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The change a row stands for, or `None` (logged) when it cannot be published.
 fn to_change(
     mapping: &Mapping,
-    relation: &Relation,
+    relation: Option<&Relation>,
     op: ChangeOp,
     new: &super::pgoutput::Tuple,
     old: Option<&super::pgoutput::Tuple>,
-    commit_lsn: u64,
+    (commit_lsn, captured_at): (u64, i64),
     index: usize,
-    captured_at: i64,
 ) -> Option<EntityChange> {
+    let Some(relation) = relation else {
+        error!("row of a relation that was never described; not published");
+        return None;
+    };
     let table = relation.qualified_name();
     let (category, id_column) = mapping.by_table.get(&table)?;
     let built = entity_id(relation, new, id_column)
@@ -374,6 +388,18 @@ async fn publish(publisher: &Publisher, changes: &[EntityChange]) -> Result<(), 
         result?;
     }
     Ok(())
+}
+
+/// Confirms everything up to `lsn`: the slot will not send it again.
+async fn advance(client: &Client, slot: &str, lsn: &str) -> Result<(), Failure> {
+    client
+        .query_one(
+            "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text",
+            &[&slot, &lsn],
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| slot_error(e, slot))
 }
 
 fn slot_error(e: tokio_postgres::Error, slot: &str) -> Failure {

@@ -183,3 +183,26 @@ fn malformed_messages_are_errors_not_panics() {
         Err(DecodeError::Truncated { .. })
     ));
 }
+
+#[test]
+fn a_key_only_old_tuple_is_not_taken_for_the_old_row() {
+    let update = Bytes::default()
+        .u8(b'U')
+        .u32(1)
+        .u8(b'K')
+        .u16(2)
+        .text("7")
+        .u8(b'n')
+        .u8(b'N')
+        .u16(2)
+        .text("8")
+        .u8(b'u');
+    assert_eq!(
+        decode(&update.0),
+        Ok(Message::Update {
+            relation: 1,
+            old: None,
+            new: Tuple(vec![Datum::Text("8".into()), Datum::Unchanged]),
+        })
+    );
+}
