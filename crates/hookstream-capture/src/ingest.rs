@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::future::join_all;
 use hookstream_model::{Category, ChangeOp, EntityChange};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -107,7 +106,7 @@ async fn ingest(State(state): State<IngestState>, headers: HeaderMap, body: Byte
         Ok(changes) => changes,
         Err(list) => return Rejection::Invalid(list).into_response(),
     };
-    let results = join_all(changes.iter().map(|c| state.publisher.publish(c))).await;
+    let results = state.publisher.publish_in_order(&changes).await;
     let mut accepted = Vec::with_capacity(changes.len());
     let mut failed = Vec::new();
     for (change, result) in changes.iter().zip(results) {

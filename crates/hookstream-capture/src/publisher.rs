@@ -30,6 +30,34 @@ impl Publisher {
         })
     }
 
+    /// Publishes `changes` in order (per partition) and waits for every acknowledgement.
+    pub async fn publish_in_order(
+        &self,
+        changes: &[EntityChange],
+    ) -> Vec<Result<Published, KafkaError>> {
+        let encoded: Vec<(String, String, Vec<u8>)> = changes
+            .iter()
+            .map(|c| {
+                let payload = self
+                    .codec
+                    .encode(c)
+                    .expect("an EntityChange always matches its schema");
+                (self.topics.category(c.category), c.key(), payload)
+            })
+            .collect();
+        let records: Vec<(&str, &[u8], &[u8])> = encoded
+            .iter()
+            .map(|(topic, key, payload)| (topic.as_str(), key.as_bytes(), payload.as_slice()))
+            .collect();
+        self.producer
+            .send_in_order(&records)
+            .await
+            .into_iter()
+            .zip(encoded)
+            .map(|(stored, (topic, _, _))| stored.map(|stored| Published { topic, stored }))
+            .collect()
+    }
+
     /// Publishes one change and waits for Kafka's acknowledgement (acks=all).
     pub async fn publish(&self, change: &EntityChange) -> Result<Published, KafkaError> {
         let topic = self.topics.category(change.category);

@@ -45,6 +45,20 @@ impl Core {
         job: DeliveryJob,
         stop: &CancellationToken,
     ) -> Result<(), Interrupted> {
+        // Every wait inside (the entity lock, an endpoint slot, the request) gives way to the
+        // hard stop. Abandoning an attempt half-way leaves its record unsettled: at worst a
+        // duplicate later, never a loss.
+        tokio::select! {
+            _ = stop.cancelled() => Err(Interrupted),
+            settled = self.attempt_once(job, stop) => settled,
+        }
+    }
+
+    async fn attempt_once(
+        &self,
+        job: DeliveryJob,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
         let _entity = self.entity_locks.lock(&job).await;
         let Some(webhook) = self.webhook(&job, stop).await? else {
             debug!(webhook = %job.webhook_id, delivery = %job.delivery_id, "webhook gone; delivery dropped");

@@ -73,10 +73,14 @@ impl Barrier {
         Ok(())
     }
 
-    /// Waits until the view applied the event at `offset` (our own writes).
+    /// Waits until the view applied the event at `offset` (our own writes), however long it
+    /// takes: a removal must be in the view before later records are matched.
     pub async fn wait_for_own(&self, offset: i64) {
-        if let Err(e) = self.follower.wait_for(offset + 1, self.timeout).await {
-            warn!(offset, error = %e, "own event not yet folded");
+        while let Err(e) = self.follower.wait_for(offset + 1, self.timeout).await {
+            warn!(offset, error = %e, "own event not yet folded; still waiting");
+            if matches!(e, hookstream_kafka::KafkaError::FollowerStopped) {
+                return;
+            }
         }
     }
 

@@ -151,7 +151,13 @@ pub async fn run<H: Handler>(
                 let lane = lanes.entry(partition.clone()).or_insert_with(|| {
                     spawn_lane(&consumer, &handler, &partition, config.capacity, drained_tx.clone(), stops.clone())
                 });
-                offer(&consumer, lane, &partition, message).await;
+                let offset = message.offset();
+                if !offer(&consumer, lane, &partition, message).await {
+                    // The lane died (its handler panicked): start over from this record.
+                    warn!(topic = %partition.0, partition = partition.1, offset, "lane ended unexpectedly; restarting it");
+                    lanes.remove(&partition);
+                    rewind(&consumer, &partition, offset);
+                }
             }
         }
     }
@@ -164,13 +170,12 @@ async fn offer(
     lane: &mut Lane,
     partition: &Partition,
     message: OwnedMessage,
-) {
+) -> bool {
     if lane.paused_at.is_some_and(|at| message.offset() >= at) {
         // Fetched before the pause took effect; it is fetched again after the resume.
-        return;
+        return true;
     }
     match lane.tx.try_send(message) {
-        Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(message)) => {
             let offset = message.offset();
             lane.pause_flag.store(true, Ordering::SeqCst);
@@ -183,12 +188,13 @@ async fn offer(
                 }
                 // Could not pause: wait for room instead (holds every partition, loses nothing).
                 lane.pause_flag.store(false, Ordering::SeqCst);
-                let _ = lane.tx.send(message).await;
+                return lane.tx.send(message).await.is_ok();
             }
+            true
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => {
-            // The lane ended (shutdown); the record stays unsettled and is redelivered.
-        }
+        Ok(()) => true,
+        // The record stays unsettled; the caller restarts the lane from it.
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::{KafkaConfig, KafkaError};
@@ -56,6 +57,58 @@ impl Producer {
                 source,
             }),
         }
+    }
+
+    /// Sends `records` (topic, key, payload) in the given order, which Kafka keeps within each
+    /// partition, then waits for every acknowledgement. Unlike concurrent [`Producer::send`]
+    /// calls, a full local queue never lets a later record overtake an earlier one: enqueuing
+    /// waits for room and resumes with the same record.
+    pub async fn send_in_order(
+        &self,
+        records: &[(&str, &[u8], &[u8])],
+    ) -> Vec<Result<Stored, KafkaError>> {
+        let mut pending = Vec::with_capacity(records.len());
+        for (topic, key, payload) in records {
+            let mut record = FutureRecord::to(topic).key(*key).payload(*payload);
+            loop {
+                match self.inner.send_result(record) {
+                    Ok(delivery) => {
+                        pending.push((topic.to_string(), Ok(delivery)));
+                        break;
+                    }
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                        back,
+                    )) => {
+                        record = back;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((source, _)) => {
+                        pending.push((topic.to_string(), Err(source)));
+                        break;
+                    }
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(pending.len());
+        for (topic, delivery) in pending {
+            let outcome = match delivery {
+                Err(source) => Err(KafkaError::Produce { topic, source }),
+                Ok(future) => match future.await {
+                    Ok(Ok(delivery)) => Ok(Stored {
+                        partition: delivery.partition,
+                        offset: delivery.offset,
+                    }),
+                    Ok(Err((source, _))) => Err(KafkaError::Produce { topic, source }),
+                    Err(_) => Err(KafkaError::Produce {
+                        topic,
+                        source: rdkafka::error::KafkaError::Canceled,
+                    }),
+                },
+            };
+            results.push(outcome);
+        }
+        results
     }
 
     /// The underlying client, for flushing on shutdown.

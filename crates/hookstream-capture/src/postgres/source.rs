@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::future::join_all;
 use hookstream_model::{Category, ChangeOp, EntityChange};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
@@ -381,10 +380,10 @@ fn to_change(
     }
 }
 
-/// Publishes every change (in order: the producer keeps per-partition order) and waits for
-/// all acknowledgements.
+/// Publishes every change in order (the order Kafka keeps per partition, so per entity) and
+/// waits for all acknowledgements.
 async fn publish(publisher: &Publisher, changes: &[EntityChange]) -> Result<(), Transient> {
-    for result in join_all(changes.iter().map(|c| publisher.publish(c))).await {
+    for result in publisher.publish_in_order(changes).await {
         result?;
     }
     Ok(())
