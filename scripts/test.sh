@@ -32,7 +32,8 @@ stop_services() {
 trap stop_services EXIT
 
 say "starting Kafka on 127.0.0.1:$port and PostgreSQL on 127.0.0.1:$pg_port"
-bash scripts/kafka.sh start --port "$port" --dir "$kafka_dir" >/dev/null
+# Every test creates its own ~33 topics: give the broker room for a few thousand partitions.
+KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms512m -Xmx1536m} bash scripts/kafka.sh start --port "$port" --dir "$kafka_dir" >/dev/null
 export HOOKSTREAM_TEST_KAFKA=127.0.0.1:$port
 HOOKSTREAM_TEST_POSTGRES=$(bash scripts/postgres.sh start --port "$pg_port" --dir "$pg_root/data")
 export HOOKSTREAM_TEST_POSTGRES

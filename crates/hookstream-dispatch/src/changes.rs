@@ -73,7 +73,7 @@ impl Handler for Changes {
             op: change.op,
             data: change.data.clone(),
             source_partition: record.partition(),
-            source_offset: record.offset(),
+            source_offset: version(&change, record.offset()),
             attempt: 1,
             first_failed_at: 0,
             due_at: now,
@@ -82,4 +82,10 @@ impl Handler for Changes {
         let settled = join_all(jobs.map(|job| self.core.attempt(job, stop))).await;
         settled.into_iter().collect()
     }
+}
+
+/// The version of the entity a change carries, for supersede checks: its PostgreSQL LSN when it
+/// has one (stable when capture re-sends it, increasing per row), else its offset.
+fn version(change: &EntityChange, offset: i64) -> i64 {
+    change.lsn.unwrap_or(offset)
 }

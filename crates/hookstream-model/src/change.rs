@@ -56,7 +56,7 @@ pub struct EntityChange {
     /// The entity as JSON text, exactly as captured.
     pub data: String,
     pub captured_at: UnixMillis,
-    /// PostgreSQL commit LSN, for changes read by logical decoding.
+    /// PostgreSQL WAL position of the row change, for changes read by logical decoding.
     pub lsn: Option<i64>,
 }
 

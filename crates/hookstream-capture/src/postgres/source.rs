@@ -265,7 +265,7 @@ async fn stream(
             .get(0);
         let rows = client
             .query(
-                "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)",
+                "SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)",
                 &[&config.slot, &batch_size, &config.publication],
             )
             .await
@@ -276,7 +276,8 @@ async fn stream(
         let mut transaction: Vec<EntityChange> = Vec::new();
         let mut current = (0u64, 0i64); // (commit LSN, captured_at) from Begin
         for row in &rows {
-            let data: &[u8] = row.get(0);
+            let at: String = row.get(0);
+            let data: &[u8] = row.get(1);
             match decode(data).map_err(Transient::from)? {
                 Message::Relation(relation) => {
                     relations.insert(relation.id, relation);
@@ -299,6 +300,7 @@ async fn stream(
                         None,
                         current,
                         index,
+                        &at,
                     );
                     transaction.extend(change);
                 }
@@ -312,6 +314,7 @@ async fn stream(
                         old.as_ref(),
                         current,
                         index,
+                        &at,
                     );
                     transaction.extend(change);
                 }
@@ -345,7 +348,11 @@ async fn stream(
     }
 }
 
-/// The change a row stands for, or `None` (logged) when it cannot be published.
+/// The change a row stands for, or `None` (logged) when it cannot be published. Its `lsn` is
+/// the row's own WAL position: stable across re-reads, and increasing for the versions of one
+/// row (a later change of a row is written after the earlier one committed), so consumers can
+/// both deduplicate and order by it.
+#[allow(clippy::too_many_arguments)]
 fn to_change(
     mapping: &Mapping,
     relation: Option<&Relation>,
@@ -354,6 +361,7 @@ fn to_change(
     old: Option<&super::pgoutput::Tuple>,
     (commit_lsn, captured_at): (u64, i64),
     index: usize,
+    at: &str,
 ) -> Option<EntityChange> {
     let Some(relation) = relation else {
         error!("row of a relation that was never described; not published");
@@ -371,7 +379,7 @@ fn to_change(
             op,
             data,
             captured_at,
-            lsn: Some(commit_lsn as i64),
+            lsn: Some(parse_lsn(at).unwrap_or(commit_lsn) as i64),
         }),
         Err(e) => {
             error!(%table, error = %e, "row not published");
@@ -420,6 +428,12 @@ async fn check_retained_wal(client: &Client, config: &PostgresConfig) {
     }
 }
 
+/// Parses an LSN as PostgreSQL writes it.
+pub fn parse_lsn(text: &str) -> Option<u64> {
+    let (high, low) = text.split_once('/')?;
+    Some((u64::from_str_radix(high, 16).ok()? << 32) | u64::from_str_radix(low, 16).ok()?)
+}
+
 /// An LSN as PostgreSQL writes it: `16/B374D848`.
 pub fn format_lsn(lsn: u64) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
@@ -445,6 +459,9 @@ mod tests {
     fn lsns_and_names_are_written_as_postgresql_reads_them() {
         assert_eq!(format_lsn(0x16_B374_D848), "16/B374D848");
         assert_eq!(format_lsn(0), "0/0");
+        assert_eq!(parse_lsn("16/B374D848"), Some(0x16_B374_D848));
+        assert_eq!(parse_lsn(&format_lsn(u64::MAX)), Some(u64::MAX));
+        assert_eq!(parse_lsn("nope"), None);
         assert_eq!(quote_table("public.games"), "\"public\".\"games\"");
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
