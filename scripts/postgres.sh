@@ -4,7 +4,8 @@
 #   scripts/postgres.sh start [--port N] [--dir DIR]   # initdb if needed, start, wait until ready
 #   scripts/postgres.sh stop  [--port N] [--dir DIR]   # stop by the server's own PID file
 #
-# Defaults: port 15432 (env PG_PORT), data in .local/postgres/run-<port> (env PG_DIR).
+# Defaults: port 15432 (env PG_PORT), data in .local/postgres/run-<port> (env PG_DIR),
+# wal_level logical (env PG_WAL_LEVEL, for testing what capture says about another level).
 # Connect with: host=127.0.0.1 port=<port> user=postgres dbname=postgres (trust auth, loopback).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -69,7 +70,7 @@ start() {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-wal_level = logical
+wal_level = ${PG_WAL_LEVEL:-logical}
 max_replication_slots = 64
 max_wal_senders = 16
 fsync = off

@@ -175,7 +175,7 @@ async fn an_update_in_postgresql_reaches_the_webhook() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_without_logical_decoding_or_a_missing_table_is_a_clear_error() {
+async fn a_missing_table_is_a_clear_error() {
     let mut stack = Stack::new("pg-missing");
     let db = Database::create(&stack.ns.prefix).await;
     stack.config_file(&db.capture_config(&[("no_such_table", "game")]));
@@ -324,5 +324,26 @@ async fn capture_survives_a_postgresql_restart() {
     assert!(
         capture.log_text().contains("reconnecting"),
         "it noticed the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_logical_wal_is_a_clear_error() {
+    let server = hookstream_tests::postgres::OwnServer::start_with_wal_level("replica");
+    let mut stack = Stack::new("pg-wal");
+    let db = Database::create_on(&server.url(), &stack.ns.prefix).await;
+    db.execute("CREATE TABLE games (id bigint PRIMARY KEY)")
+        .await;
+    stack.config_file(&db.capture_config(&[("games", "game")]));
+    let mut capture = stack.spawn("capture", "capture");
+    capture.wait_log("the wal_level error", WAIT, |v| {
+        v["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("wal_level=replica") && e.contains("wal_level=logical"))
+    });
+    assert_eq!(
+        capture.terminate(WAIT),
+        Some(1),
+        "capture stops with an error"
     );
 }

@@ -96,12 +96,14 @@ impl Database {
 pub struct OwnServer {
     pub port: u16,
     dir: tempfile::TempDir,
+    wal_level: String,
 }
 
 impl OwnServer {
     fn script(&self, command: &str) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh");
         let status = std::process::Command::new("bash")
+            .env("PG_WAL_LEVEL", &self.wal_level)
             .args([script, command, "--port", &self.port.to_string(), "--dir"])
             .arg(self.dir.path().join("data"))
             .stdout(std::process::Stdio::null())
@@ -112,6 +114,11 @@ impl OwnServer {
 
     /// Starts a server on a free loopback port.
     pub fn start() -> OwnServer {
+        OwnServer::start_with_wal_level("logical")
+    }
+
+    /// Starts a server whose `wal_level` is `level`.
+    pub fn start_with_wal_level(level: &str) -> OwnServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -122,7 +129,11 @@ impl OwnServer {
             dir.path(),
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         );
-        let server = OwnServer { port, dir };
+        let server = OwnServer {
+            port,
+            dir,
+            wal_level: level.to_owned(),
+        };
         server.script("start");
         server
     }
