@@ -347,3 +347,58 @@ async fn a_server_without_logical_wal_is_a_clear_error() {
         "capture stops with an error"
     );
 }
+
+/// Snapshot + stream: rows that existed before capture first started and rows changed while
+/// the snapshot was taken all arrive, the newest version last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_misses_nothing() {
+    let mut stack = Stack::new("pg-snapshot");
+    let db = Database::create(&stack.ns.prefix).await;
+    db.execute("CREATE TABLE games (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO games SELECT i, 0 FROM generate_series(1, 3000) i").await;
+    let config = db.capture_config(&[("games", "game")]).replacen(
+        "poll_interval_ms = 20\n",
+        "poll_interval_ms = 20\nsnapshot = true\n",
+        1,
+    );
+    stack.config_file(&config);
+    let capture = stack.spawn("capture", "capture");
+    // Change rows while capture starts and takes the snapshot.
+    for round in 1..=5 {
+        db.execute(&format!(
+            "UPDATE games SET v = {round} WHERE id <= 50; INSERT INTO games VALUES ({}, {round})",
+            3000 + round
+        ))
+        .await;
+    }
+    wait_started(&capture);
+    db.execute("UPDATE games SET v = 9 WHERE id = 1").await;
+
+    let topic = format!("{}igdb.game", stack.ns.prefix);
+    let got = eventually("every row and every change", WAIT, || async {
+        let got = changes(&topic);
+        let last_of_1 = got
+            .iter()
+            .rev()
+            .find(|(_, c)| c.entity_id == 1)
+            .map(|(_, c)| c.data.clone());
+        let ids: std::collections::HashSet<i64> = got.iter().map(|(_, c)| c.entity_id).collect();
+        (ids.len() == 3005 && last_of_1.as_deref() == Some(r#"{"id":1,"v":9}"#)).then_some(got)
+    })
+    .await;
+    let v = |c: &hookstream_model::EntityChange| {
+        serde_json::from_str::<Value>(&c.data).expect("json")["v"].as_i64()
+    };
+    for id in 2..=50 {
+        let last = got
+            .iter()
+            .rev()
+            .find(|(_, c)| c.entity_id == id)
+            .map(|(_, c)| v(c));
+        assert_eq!(
+            last,
+            Some(Some(5)),
+            "entity {id} ends at its newest version"
+        );
+    }
+    assert!(capture.log_text().contains("snapshot published"));
+}

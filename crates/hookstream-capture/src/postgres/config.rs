@@ -22,6 +22,9 @@ pub struct PostgresConfig {
     pub set_replica_identity_full: bool,
     /// Warn when the slot holds back more WAL than this, in bytes.
     pub wal_warn_bytes: u64,
+    /// On the first start (no slot yet), publish every existing row of the mapped tables as
+    /// `create` before streaming, consistent with where the stream starts.
+    pub snapshot: bool,
 }
 
 impl Default for PostgresConfig {
@@ -35,6 +38,7 @@ impl Default for PostgresConfig {
             batch_changes: 2_000,
             set_replica_identity_full: true,
             wal_warn_bytes: 1 << 30,
+            snapshot: false,
         }
     }
 }

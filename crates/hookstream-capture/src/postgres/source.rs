@@ -17,6 +17,7 @@ use tracing::{debug, error, info, warn};
 
 use super::json::{entity_id, row_json};
 use super::pgoutput::{decode, Message, Relation};
+use super::snapshot::{self, Visibility};
 use super::PostgresConfig;
 use crate::Publisher;
 
@@ -37,7 +38,7 @@ pub enum SourceError {
 
 /// A failure worth reconnecting for.
 #[derive(Debug, thiserror::Error)]
-enum Transient {
+pub(super) enum Transient {
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     #[error("Kafka did not acknowledge a change: {0}")]
@@ -46,7 +47,7 @@ enum Transient {
     Decode(#[from] super::pgoutput::DecodeError),
 }
 
-enum Failure {
+pub(super) enum Failure {
     Fatal(SourceError),
     Transient(Transient),
 }
@@ -63,11 +64,18 @@ impl From<tokio_postgres::Error> for Failure {
     }
 }
 
-struct Mapping {
+pub(super) struct Mapping {
     by_table: HashMap<String, (Category, String)>,
 }
 
 impl Mapping {
+    /// The mapped tables (`schema.table`), sorted.
+    pub(super) fn tables(&self) -> Vec<String> {
+        let mut tables: Vec<String> = self.by_table.keys().cloned().collect();
+        tables.sort();
+        tables
+    }
+
     fn new(config: &PostgresConfig) -> Result<Mapping, SourceError> {
         if config.tables.is_empty() {
             return Err(SourceError::Config("no tables mapped".into()));
@@ -121,9 +129,9 @@ async fn session(
         }
     });
     let result = async {
-        prepare(&client, config, mapping).await?;
+        let visibility = prepare(&client, config, mapping, publisher).await?;
         info!(slot = %config.slot, publication = %config.publication, tables = mapping.by_table.len(), "PostgreSQL source started");
-        stream(&client, config, mapping, publisher, shutdown).await
+        stream(&client, config, mapping, publisher, visibility, shutdown).await
     }
     .await;
     connection.abort();
@@ -131,11 +139,14 @@ async fn session(
 }
 
 /// Checks the server and creates what capture needs: replica identity, publication, slot.
+/// With `snapshot` on and no slot yet, publishes the existing rows first and returns what the
+/// snapshot saw, so the stream can skip it.
 async fn prepare(
     client: &Client,
     config: &PostgresConfig,
     mapping: &Mapping,
-) -> Result<(), Failure> {
+    publisher: &Publisher,
+) -> Result<Option<Visibility>, Failure> {
     client
         .batch_execute(
             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3",
@@ -205,6 +216,11 @@ async fn prepare(
                 ))));
             }
         }
+        None if config.snapshot => {
+            return Ok(Some(
+                create_with_snapshot(client, config, mapping, publisher).await?,
+            ));
+        }
         None => {
             client
                 .query_one(
@@ -216,7 +232,50 @@ async fn prepare(
             info!(slot = %config.slot, "replication slot created");
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Creates the slot and publishes the snapshot. The slot is made under a provisional name and
+/// copied to its real name only once the snapshot is on Kafka, so a crash half-way leaves no
+/// slot and the next start takes the snapshot again.
+async fn create_with_snapshot(
+    client: &Client,
+    config: &PostgresConfig,
+    mapping: &Mapping,
+    publisher: &Publisher,
+) -> Result<Visibility, Failure> {
+    let provisional = format!("{}_init", config.slot);
+    client
+        .execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+            &[&provisional],
+        )
+        .await
+        .map_err(classify)?;
+    let consistent: String = client
+        .query_one(
+            "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+            &[&provisional],
+        )
+        .await
+        .map_err(classify)?
+        .get(0);
+    let lsn = parse_lsn(&consistent).unwrap_or(0);
+    info!(slot = %provisional, consistent_point = %consistent, "taking the initial snapshot");
+    let visibility = snapshot::take(client, mapping, publisher, lsn).await?;
+    client
+        .query_one(
+            "SELECT pg_copy_logical_replication_slot($1, $2)::text",
+            &[&provisional, &config.slot],
+        )
+        .await
+        .map_err(classify)?;
+    client
+        .query_one("SELECT pg_drop_replication_slot($1)::text", &[&provisional])
+        .await
+        .map_err(classify)?;
+    info!(slot = %config.slot, "snapshot published; replication slot created");
+    Ok(visibility)
 }
 
 async fn execute(client: &Client, sql: &str) -> Result<(), Failure> {
@@ -247,6 +306,7 @@ async fn stream(
     config: &PostgresConfig,
     mapping: &Mapping,
     publisher: &Publisher,
+    visibility: Option<Visibility>,
     shutdown: &CancellationToken,
 ) -> Result<(), Failure> {
     let mut relations: HashMap<u32, Relation> = HashMap::new();
@@ -275,6 +335,7 @@ async fn stream(
         // at that point), published only once its commit is in the batch.
         let mut transaction: Vec<EntityChange> = Vec::new();
         let mut current = (0u64, 0i64); // (commit LSN, captured_at) from Begin
+        let mut skipping = false;
         for row in &rows {
             let at: String = row.get(0);
             let data: &[u8] = row.get(1);
@@ -285,9 +346,11 @@ async fn stream(
                 Message::Begin {
                     final_lsn,
                     commit_time,
-                    ..
+                    xid,
                 } => {
                     transaction.clear();
+                    // Already in the snapshot: its rows were published from there.
+                    skipping = visibility.as_ref().is_some_and(|v| v.saw(xid));
                     current = (final_lsn, commit_time / 1000 + 946_684_800_000);
                 }
                 Message::Insert { relation, new } => {
@@ -320,6 +383,9 @@ async fn stream(
                 }
                 Message::Delete { .. } => batch.deletes += 1,
                 Message::Commit { end_lsn, .. } => {
+                    if skipping {
+                        transaction.clear();
+                    }
                     batch.changes.append(&mut transaction);
                     batch.end_lsn = Some(end_lsn);
                 }
@@ -353,7 +419,7 @@ async fn stream(
 /// row (a later change of a row is written after the earlier one committed), so consumers can
 /// both deduplicate and order by it.
 #[allow(clippy::too_many_arguments)]
-fn to_change(
+pub(super) fn to_change(
     mapping: &Mapping,
     relation: Option<&Relation>,
     op: ChangeOp,
@@ -390,7 +456,10 @@ fn to_change(
 
 /// Publishes every change in order (the order Kafka keeps per partition, so per entity) and
 /// waits for all acknowledgements.
-async fn publish(publisher: &Publisher, changes: &[EntityChange]) -> Result<(), Transient> {
+pub(super) async fn publish(
+    publisher: &Publisher,
+    changes: &[EntityChange],
+) -> Result<(), Transient> {
     for result in publisher.publish_in_order(changes).await {
         result?;
     }
@@ -443,7 +512,7 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn quote_table(qualified: &str) -> String {
+pub(super) fn quote_table(qualified: &str) -> String {
     qualified
         .split('.')
         .map(quote_ident)
