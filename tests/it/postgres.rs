@@ -237,6 +237,7 @@ async fn sigkill_capture_mid_workload_and_restart_loses_nothing() {
     let topic = format!("{}igdb.game", stack.ns.prefix);
     wait_for_changes(&topic, 2_000).await;
     first.kill();
+    let killed_at = hookstream_model::now_millis();
     let at_kill = changes(&topic).len();
     workload.await.expect("workload");
 
@@ -280,6 +281,25 @@ async fn sigkill_capture_mid_workload_and_restart_loses_nothing() {
         );
     }
     let duplicates = got.len() - EXPECTED;
+    // Lag: from the commit in PostgreSQL to the record on Kafka, for what the first capture
+    // published before it was killed (the rest waited for the restart on purpose).
+    let mut lags: Vec<i64> = hookstream_tests::kafka::changes_timed(&topic)
+        .iter()
+        .filter(|(_, _, at)| *at < killed_at)
+        .map(|(_, c, at)| at - c.captured_at)
+        .collect();
+    lags.sort_unstable();
+    let percentile = |p: f64| {
+        lags.get(((lags.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    eprintln!(
+        "pg-kill: capture lag commit -> Kafka before the kill: p50 {} ms, p99 {} ms, max {} ms",
+        percentile(0.5),
+        percentile(0.99),
+        percentile(1.0)
+    );
     eprintln!(
         "pg-kill: {EXPECTED} committed changes; {at_kill} on Kafka when capture was killed after {:.1} s; \
          {} records after the restart ({duplicates} duplicates); caught up {:.1} s after the restart ({:.0} changes/s)",

@@ -55,6 +55,14 @@ pub fn webhook_events(topic: &str) -> Vec<WebhookEvent> {
 
 /// Every change on the category topic `topic` (all partitions, up to their current ends).
 pub fn changes(topic: &str) -> Vec<(String, EntityChange)> {
+    changes_timed(topic)
+        .into_iter()
+        .map(|(key, change, _)| (key, change))
+        .collect()
+}
+
+/// Like [`changes`], with each record's Kafka timestamp (when capture produced it), in ms.
+pub fn changes_timed(topic: &str) -> Vec<(String, EntityChange, i64)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("group.id", "hookstream-tests-reader")
@@ -89,7 +97,8 @@ pub fn changes(topic: &str) -> Vec<(String, EntityChange)> {
             let change = codec
                 .decode(message.payload().expect("payload"))
                 .expect("a valid change");
-            out.push((key, change));
+            let at = message.timestamp().to_millis().unwrap_or(0);
+            out.push((key, change, at));
         }
     }
     out
