@@ -82,6 +82,49 @@ async fn inserts_and_updates_reach_their_topics_deletes_and_unmapped_tables_do_n
         .map(|c| changes(&c.topic(&format!("{p}igdb."))).len())
         .sum();
     assert_eq!(total, 4);
+
+    // What capture did is on its /metrics: counts by op and category, the delete, the lag.
+    let metrics = reqwest::get(format!("http://{}/metrics", capture.addr("capture")))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text");
+    let has = |name: &str, labels: &[&str], value: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with(name)
+                && labels.iter().all(|x| l.contains(x))
+                && l.ends_with(&format!(" {value}"))
+        })
+    };
+    assert!(
+        has(
+            "hookstream_capture_changes_total",
+            &["op=\"update\"", "category=\"game\""],
+            "1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        has(
+            "hookstream_capture_changes_total",
+            &["op=\"create\"", "category=\"platform\""],
+            "2"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        has("hookstream_capture_deletes_ignored_total", &[], "1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hookstream_capture_lag_bytes"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hookstream_capture_lag_seconds"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,8 @@ use crate::{CaptureConfig, Publisher};
 pub struct IngestState {
     publisher: Publisher,
     token: Arc<str>,
+    /// Renders the process's Prometheus metrics, when a recorder is installed.
+    metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     max_batch: usize,
     max_body_bytes: usize,
 }
@@ -34,9 +36,18 @@ impl IngestState {
         IngestState {
             publisher,
             token: config.admin_token.as_str().into(),
+            metrics: None,
             max_batch: config.max_batch,
             max_body_bytes: config.max_body_bytes,
         }
+    }
+}
+
+impl IngestState {
+    /// Serves `/metrics` with what `render` returns (the Prometheus text format).
+    pub fn with_metrics(mut self, render: Arc<dyn Fn() -> String + Send + Sync>) -> IngestState {
+        self.metrics = Some(render);
+        self
     }
 }
 
@@ -46,6 +57,7 @@ pub fn app(state: IngestState) -> Router {
     Router::new()
         .route("/v1/changes", post(ingest))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -85,6 +97,13 @@ impl IntoResponse for Rejection {
             Rejection::Invalid(list) => (StatusCode::BAD_REQUEST, list),
         };
         (status, Json(serde_json::json!({ "errors": list }))).into_response()
+    }
+}
+
+async fn metrics(State(state): State<IngestState>) -> Response {
+    match &state.metrics {
+        Some(render) => ([("content-type", "text/plain; version=0.0.4")], render()).into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
     }
 }
 

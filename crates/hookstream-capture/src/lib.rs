@@ -19,11 +19,16 @@ use tracing::info;
 pub async fn serve(
     publisher: Publisher,
     config: &CaptureConfig,
+    metrics: Option<std::sync::Arc<dyn Fn() -> String + Send + Sync>>,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     info!(addr = %listener.local_addr()?, "capture ingest listening");
-    let app = ingest::app(ingest::IngestState::new(publisher, config));
+    let mut state = ingest::IngestState::new(publisher, config);
+    if let Some(render) = metrics {
+        state = state.with_metrics(render);
+    }
+    let app = ingest::app(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

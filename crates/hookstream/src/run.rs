@@ -31,6 +31,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot create hookstream's topics")?;
 
+    let recorder = install_metrics();
     let mut tasks = tokio::task::JoinSet::new();
     if service.runs(Service::Api) {
         let listener = bind(&config.api.listen, "api").await?;
@@ -60,8 +61,9 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
             });
         }
         let (capture, token) = (config.capture.clone(), shutdown.clone());
+        let metrics = recorder.clone();
         tasks.spawn(async move {
-            hookstream_capture::serve(publisher, &capture, listener, token)
+            hookstream_capture::serve(publisher, &capture, metrics, listener, token)
                 .await
                 .context("capture")
         });
@@ -92,6 +94,17 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
     }
     info!("hookstream stopped");
     result
+}
+
+/// Installs the process-wide Prometheus recorder; returns how to render it.
+fn install_metrics() -> Option<std::sync::Arc<dyn Fn() -> String + Send + Sync>> {
+    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => Some(std::sync::Arc::new(move || handle.render())),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics are off");
+            None
+        }
+    }
 }
 
 async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {

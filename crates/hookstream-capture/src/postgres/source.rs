@@ -392,15 +392,15 @@ async fn stream(
                 Message::Truncate | Message::Other(_) => {}
             }
         }
+        if last_lag_check.elapsed() > Duration::from_secs(5) {
+            last_lag_check = std::time::Instant::now();
+            check_retained_wal(client, config, batch.end_lsn.is_none()).await;
+        }
         let Some(end_lsn) = batch.end_lsn else {
             if rows.is_empty() {
                 // Nothing of the publication changed (pgoutput skips other tables' transactions):
                 // let the slot move on, or it would hold WAL back forever.
                 advance(client, &config.slot, &wal_end).await?;
-            }
-            if last_lag_check.elapsed() > Duration::from_secs(60) {
-                last_lag_check = std::time::Instant::now();
-                check_retained_wal(client, config).await;
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -410,6 +410,7 @@ async fn stream(
         };
         publish(publisher, &batch.changes).await?;
         advance(client, &config.slot, &format_lsn(end_lsn)).await?;
+        record_batch(&batch);
         debug!(changes = batch.changes.len(), deletes = batch.deletes, end_lsn = %format_lsn(end_lsn), "published and confirmed");
     }
 }
@@ -486,14 +487,32 @@ fn slot_error(e: tokio_postgres::Error, slot: &str) -> Failure {
     }
 }
 
-/// Warns when the slot holds back more WAL than configured.
-async fn check_retained_wal(client: &Client, config: &PostgresConfig) {
-    let query = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1";
+/// Updates the lag gauges and warns when the slot holds back more WAL than configured.
+/// `idle`: the last read found nothing to publish, so no change is waiting.
+async fn check_retained_wal(client: &Client, config: &PostgresConfig, idle: bool) {
+    let query = "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1";
     if let Ok(Some(row)) = client.query_opt(query, &[&config.slot]).await {
         let retained: Option<i64> = row.get(0);
-        if let Some(bytes) = retained.filter(|b| *b as u64 > config.wal_warn_bytes) {
+        let bytes = retained.unwrap_or(0).max(0);
+        metrics::gauge!("hookstream_capture_lag_bytes").set(bytes as f64);
+        if bytes as u64 > config.wal_warn_bytes {
             warn!(slot = %config.slot, retained_bytes = bytes, "the replication slot retains a lot of WAL; is capture keeping up?");
         }
+    }
+    if idle {
+        metrics::gauge!("hookstream_capture_lag_seconds").set(0.0);
+    }
+}
+
+/// Counts what a published batch held, and how old its newest change was once on Kafka.
+fn record_batch(batch: &Batch) {
+    for change in &batch.changes {
+        metrics::counter!("hookstream_capture_changes_total", "op" => change.op.as_str(), "category" => change.category.slug()).increment(1);
+    }
+    metrics::counter!("hookstream_capture_deletes_ignored_total").increment(batch.deletes as u64);
+    if let Some(last) = batch.changes.last() {
+        let lag = (hookstream_model::now_millis() - last.captured_at).max(0) as f64 / 1000.0;
+        metrics::gauge!("hookstream_capture_lag_seconds").set(lag);
     }
 }
 
