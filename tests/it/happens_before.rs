@@ -1,17 +1,14 @@
 //! DESIGN.md §3.2: a change captured after a registration returned is delivered to it, even
 //! when the dispatcher is a separate process whose view of the log lags.
 
-use hookstream_tests::stack::{Api, Ingest, ALICE};
+use hookstream_tests::stack::ALICE;
 use hookstream_tests::{Receiver, Stack, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_then_ingest_at_once_twenty_times() {
     let stack = Stack::new("hb");
-    let api_proc = stack.spawn("api", "api");
-    let capture = stack.spawn("capture", "capture");
+    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
     let _dispatch = stack.spawn("dispatch", "dispatch");
-    let api = Api::new(&api_proc.addr("api"));
-    let ingest = Ingest::new(&capture.addr("capture"));
 
     let mut receivers = Vec::new();
     for round in 0..20 {

@@ -3,7 +3,7 @@
 use hookstream_model::{Category, ChangeOp};
 use hookstream_tests::kafka::changes;
 use hookstream_tests::postgres::Database;
-use hookstream_tests::stack::{Api, ALICE};
+use hookstream_tests::stack::ALICE;
 use hookstream_tests::{eventually, Proc, Receiver, Stack, WAIT};
 use serde_json::{json, Value};
 
@@ -214,7 +214,6 @@ async fn an_update_in_postgresql_reaches_the_webhook() {
     );
     assert_eq!(got.header("x-hookstream-event"), "update");
     assert_eq!(got.header("x-hookstream-category"), "game");
-    let _ = Api::new(&dev.addr("api"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

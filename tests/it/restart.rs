@@ -1,16 +1,13 @@
 //! A dispatcher restarted with its sled files resumes without duplicating committed
 //! deliveries; restarted without them it rebuilds its view from the log.
 
-use hookstream_tests::stack::{Api, Ingest, ALICE};
+use hookstream_tests::stack::ALICE;
 use hookstream_tests::{Receiver, Stack, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_with_and_without_sled() {
     let stack = Stack::new("restart");
-    let api_proc = stack.spawn("api", "api");
-    let capture = stack.spawn("capture", "capture");
-    let api = Api::new(&api_proc.addr("api"));
-    let ingest = Ingest::new(&capture.addr("capture"));
+    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
     let receiver = Receiver::start(200).await;
     api.register(ALICE, &receiver.url, 1, "s").await;
 

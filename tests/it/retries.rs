@@ -191,10 +191,7 @@ async fn a_pending_retry_outlives_its_dispatcher() {
     stack
         .overrides
         .insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "0.5".into());
-    let api_proc = stack.spawn("api", "api");
-    let capture = stack.spawn("capture", "capture");
-    let api = hookstream_tests::stack::Api::new(&api_proc.addr("api"));
-    let ingest = hookstream_tests::stack::Ingest::new(&capture.addr("capture"));
+    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
     let receiver = Receiver::start(200).await;
     receiver.answer_next(1, 503);
     api.register(ALICE, &receiver.url, 1, "s").await;

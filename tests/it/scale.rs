@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use hookstream_tests::stack::{Api, Ingest, ALICE};
+use hookstream_tests::stack::{Ingest, ALICE};
 use hookstream_tests::{eventually, Proc, Receiver, Stack, WAIT};
 
 const CATEGORY: i32 = 1;
@@ -63,10 +63,7 @@ async fn all_delivered(receivers: &[Receiver], count: i64) -> (usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_a_dispatcher_mid_stream_and_add_another() {
     let stack = Stack::new("chaos");
-    let api_proc = stack.spawn("api", "api");
-    let capture = stack.spawn("capture", "capture");
-    let api = Api::new(&api_proc.addr("api"));
-    let ingest = Ingest::new(&capture.addr("capture"));
+    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
     let mut receivers = Vec::new();
     for _ in 0..4 {
         let receiver = Receiver::start(200).await;
@@ -100,10 +97,7 @@ async fn sigkill_a_dispatcher_mid_stream_and_add_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_a_dispatcher_mid_stream_without_duplicates() {
     let stack = Stack::new("graceful");
-    let api_proc = stack.spawn("api", "api");
-    let capture = stack.spawn("capture", "capture");
-    let api = Api::new(&api_proc.addr("api"));
-    let ingest = Ingest::new(&capture.addr("capture"));
+    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
     let mut receivers = Vec::new();
     for _ in 0..2 {
         let receiver = Receiver::start(200).await;

@@ -26,15 +26,20 @@ pub fn high_watermark(topic: &str) -> i64 {
     }
 }
 
-/// Every event of the webhook log `topic`, in order, decoded with the model's codec.
-pub fn webhook_events(topic: &str) -> Vec<WebhookEvent> {
-    let end = high_watermark(topic);
-    let consumer: BaseConsumer = ClientConfig::new()
+/// A consumer for reading topics from the beginning, outside any group's offsets.
+fn reader() -> BaseConsumer {
+    ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("group.id", "hookstream-tests-reader")
         .set("enable.auto.commit", "false")
         .create()
-        .expect("consumer");
+        .expect("consumer")
+}
+
+/// Every event of the webhook log `topic`, in order, decoded with the model's codec.
+pub fn webhook_events(topic: &str) -> Vec<WebhookEvent> {
+    let end = high_watermark(topic);
+    let consumer = reader();
     let mut assignment = TopicPartitionList::new();
     assignment
         .add_partition_offset(topic, 0, Offset::Beginning)
@@ -63,12 +68,7 @@ pub fn changes(topic: &str) -> Vec<(String, EntityChange)> {
 
 /// Like [`changes`], with each record's Kafka timestamp (when capture produced it), in ms.
 pub fn changes_timed(topic: &str) -> Vec<(String, EntityChange, i64)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", "hookstream-tests-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let consumer = reader();
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("metadata");

@@ -125,6 +125,18 @@ impl Stack {
         Proc::spawn(name, &[subcommand], &self.env(name))
     }
 
+    /// `hookstream api` and `hookstream capture` as processes of their own (dispatchers are
+    /// the test's to start), with their clients.
+    pub fn api_and_capture(&self) -> (Proc, Proc, Api, Ingest) {
+        let api = self.spawn("api", "api");
+        let capture = self.spawn("capture", "capture");
+        let (api_client, ingest) = (
+            Api::new(&api.addr("api")),
+            Ingest::new(&capture.addr("capture")),
+        );
+        (api, capture, api_client, ingest)
+    }
+
     /// `hookstream dev`: everything in one process. Returns it with its API and ingest clients.
     pub fn dev(&self) -> (Proc, Api, Ingest) {
         let proc = self.spawn("dev", "dev");
@@ -242,23 +254,18 @@ impl Ingest {
                 format!(r#"{{"category":{category},"id":{id},"op":"update","data":{data}}}"#)
             })
             .collect();
-        let response = self
-            .client
-            .post(format!("{}/v1/changes", self.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .body(format!("[{}]", items.join(",")))
-            .send()
-            .await
-            .expect("capture answers");
-        let status = response.status().as_u16();
-        let reply: Value = response.json().await.expect("json");
-        assert_eq!(status, 200, "ingest failed: {reply}");
-        assert_eq!(reply["accepted"], changes.len(), "{reply}");
+        self.post(format!("[{}]", items.join(",")), changes.len())
+            .await;
     }
 
     /// Ingests one change of `category` and asserts it was accepted.
     pub async fn change(&self, category: i32, id: i64, op: &str, data: &str) -> Value {
         let body = format!(r#"{{"category":{category},"id":{id},"op":"{op}","data":{data}}}"#);
+        self.post(body, 1).await
+    }
+
+    /// POSTs `body` to the ingest and asserts that `expected` changes were accepted.
+    async fn post(&self, body: String, expected: usize) -> Value {
         let response = self
             .client
             .post(format!("{}/v1/changes", self.base))
@@ -270,7 +277,7 @@ impl Ingest {
         let status = response.status().as_u16();
         let reply: Value = response.json().await.expect("json");
         assert_eq!(status, 200, "ingest failed: {reply}");
-        assert_eq!(reply["accepted"], 1, "{reply}");
+        assert_eq!(reply["accepted"], expected, "{reply}");
         reply
     }
 }
