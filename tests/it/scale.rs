@@ -3,10 +3,21 @@
 
 use std::collections::{HashMap, HashSet};
 
-use hookstream_tests::stack::{Ingest, ALICE};
+use hookstream_tests::stack::{Api, Ingest, ALICE};
 use hookstream_tests::{eventually, Proc, Receiver, Stack, WAIT};
 
 const CATEGORY: i32 = 1;
+
+/// `count` receivers answering 200, each registered for `CATEGORY`.
+async fn registered_receivers(api: &Api, count: usize) -> Vec<Receiver> {
+    let mut receivers = Vec::new();
+    for _ in 0..count {
+        let receiver = Receiver::start(200).await;
+        api.register(ALICE, &receiver.url, CATEGORY, "s").await;
+        receivers.push(receiver);
+    }
+    receivers
+}
 
 fn wait_assigned(dispatcher: &Proc) {
     dispatcher.wait_log("partitions assigned", WAIT, |v| {
@@ -64,12 +75,7 @@ async fn all_delivered(receivers: &[Receiver], count: i64) -> (usize, usize) {
 async fn sigkill_a_dispatcher_mid_stream_and_add_another() {
     let stack = Stack::new("chaos");
     let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
-    let mut receivers = Vec::new();
-    for _ in 0..4 {
-        let receiver = Receiver::start(200).await;
-        api.register(ALICE, &receiver.url, CATEGORY, "s").await;
-        receivers.push(receiver);
-    }
+    let receivers = registered_receivers(&api, 4).await;
     let mut d1 = stack.spawn("d1", "dispatch");
     let d2 = stack.spawn("d2", "dispatch");
     let d3 = stack.spawn("d3", "dispatch");
@@ -98,12 +104,7 @@ async fn sigkill_a_dispatcher_mid_stream_and_add_another() {
 async fn sigterm_a_dispatcher_mid_stream_without_duplicates() {
     let stack = Stack::new("graceful");
     let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
-    let mut receivers = Vec::new();
-    for _ in 0..2 {
-        let receiver = Receiver::start(200).await;
-        api.register(ALICE, &receiver.url, CATEGORY, "s").await;
-        receivers.push(receiver);
-    }
+    let receivers = registered_receivers(&api, 2).await;
     let mut d1 = stack.spawn("d1", "dispatch");
     let d2 = stack.spawn("d2", "dispatch");
     wait_assigned(&d1);

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use hookstream_model::{Codec, EntityChange, WebhookEvent};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// Bootstrap address of the broker: `HOOKSTREAM_TEST_KAFKA`, else the test script's default.
@@ -38,24 +39,12 @@ fn reader() -> BaseConsumer {
 
 /// Every event of the webhook log `topic`, in order, decoded with the model's codec.
 pub fn webhook_events(topic: &str) -> Vec<WebhookEvent> {
-    let end = high_watermark(topic);
-    let consumer = reader();
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&assignment).expect("assign");
     let codec = Codec::<WebhookEvent>::new();
-    let mut events = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while (events.len() as i64) < end {
-        assert!(std::time::Instant::now() < deadline, "cannot read {topic}");
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let payload = message.payload().expect("payload");
-            events.push(codec.decode(payload).expect("a valid event"));
-        }
-    }
-    events
+    read_topic(topic, |message| {
+        codec
+            .decode(message.payload().expect("payload"))
+            .expect("a valid event")
+    })
 }
 
 /// Every change on the category topic `topic` (all partitions, up to their current ends).
@@ -68,6 +57,19 @@ pub fn changes(topic: &str) -> Vec<(String, EntityChange)> {
 
 /// Like [`changes`], with each record's Kafka timestamp (when capture produced it), in ms.
 pub fn changes_timed(topic: &str) -> Vec<(String, EntityChange, i64)> {
+    let codec = Codec::<EntityChange>::new();
+    read_topic(topic, |message| {
+        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        let change = codec
+            .decode(message.payload().expect("payload"))
+            .expect("a valid change");
+        (key, change, message.timestamp().to_millis().unwrap_or(0))
+    })
+}
+
+/// Every record of every partition of `topic`, from the beginning up to the ends the
+/// partitions had when the read began, each turned into a `T` by `read`.
+fn read_topic<T>(topic: &str, mut read: impl FnMut(&BorrowedMessage<'_>) -> T) -> Vec<T> {
     let consumer = reader();
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -87,18 +89,12 @@ pub fn changes_timed(topic: &str) -> Vec<(String, EntityChange, i64)> {
             .expect("partition");
     }
     consumer.assign(&assignment).expect("assign");
-    let codec = Codec::<EntityChange>::new();
     let mut out = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while (out.len() as i64) < expected {
         assert!(std::time::Instant::now() < deadline, "cannot read {topic}");
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-            let change = codec
-                .decode(message.payload().expect("payload"))
-                .expect("a valid change");
-            let at = message.timestamp().to_millis().unwrap_or(0);
-            out.push((key, change, at));
+            out.push(read(&message));
         }
     }
     out

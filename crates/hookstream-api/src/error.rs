@@ -7,21 +7,7 @@ use axum::Json;
 use serde::Serialize;
 use tracing::error;
 
-/// One problem with a request, named by the field it concerns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use hookstream_model::FieldError;
 
 /// Everything a handler can answer other than success.
 #[derive(Debug, thiserror::Error)]

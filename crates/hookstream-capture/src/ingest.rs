@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hookstream_model::{Category, ChangeOp, EntityChange};
+use hookstream_model::{Category, ChangeOp, EntityChange, FieldError};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -60,13 +60,6 @@ pub fn app(state: IngestState) -> Router {
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
-}
-
-/// One problem with an ingest request.
-#[derive(Debug, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
 }
 
 /// What an ingest request gets instead of being published.

@@ -57,18 +57,4 @@ impl Publisher {
             .map(|(stored, (topic, _, _))| stored.map(|stored| Published { topic, stored }))
             .collect()
     }
-
-    /// Publishes one change and waits for Kafka's acknowledgement (acks=all).
-    pub async fn publish(&self, change: &EntityChange) -> Result<Published, KafkaError> {
-        let topic = self.topics.category(change.category);
-        let payload = self
-            .codec
-            .encode(change)
-            .expect("an EntityChange always matches its schema");
-        let stored = self
-            .producer
-            .send(&topic, None, change.key().as_bytes(), &payload)
-            .await?;
-        Ok(Published { topic, stored })
-    }
 }

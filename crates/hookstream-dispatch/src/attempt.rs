@@ -8,9 +8,9 @@ use bytes::Bytes;
 use hookstream_kafka::log::EventLog;
 use hookstream_kafka::producer::Producer;
 use hookstream_model::{now_millis, Codec, DeliveryJob, Event, RemovalReason, WebhookEvent};
-use hookstream_store::{Store, StoreError, Webhook};
+use hookstream_store::{Store, Webhook};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use crate::barrier::Barrier;
 use crate::deliver::{Deliverer, Delivery, Failure, Outcome};
@@ -18,6 +18,7 @@ use crate::endpoint::Endpoints;
 use crate::entity_lock::EntityLocks;
 use crate::lanes::Interrupted;
 use crate::schedule::{Next, Schedule};
+use crate::waiting::until_ok;
 use crate::{streak, DispatchConfig};
 
 /// What every attempt needs. Shared by all lanes of a dispatcher.
@@ -79,9 +80,9 @@ impl Core {
         };
         // The attempt at the end of the failure window is always made, breaker or not: its
         // failure is what removes the webhook.
-        let last_chance = webhook.first_failed_at.is_some_and(|first| {
-            now_millis() >= first.saturating_add(self.schedule.window().as_millis() as i64)
-        });
+        let last_chance = webhook
+            .first_failed_at
+            .is_some_and(|first| now_millis() >= self.schedule.window_end(first));
         let lease = if last_chance {
             Some(self.endpoints.lease_forced(&webhook.url).await)
         } else {
@@ -100,7 +101,7 @@ impl Core {
         match outcome {
             Outcome::Delivered { .. } => {
                 let acks = self.store.acks();
-                self.retrying(stop, "record the acknowledgement", || {
+                until_ok(stop, "record the acknowledgement", STORE_RETRY, || async {
                     acks.record(
                         job.webhook_id,
                         job.category,
@@ -109,7 +110,7 @@ impl Core {
                     )
                 })
                 .await?;
-                self.note_streak(&webhook, true, now).await;
+                self.note_streak(&webhook, true, now, stop).await?;
             }
             Outcome::Unauthorized => {
                 info!(
@@ -138,8 +139,7 @@ impl Core {
                         self.remove(&webhook, RemovalReason::Failing, stop).await?;
                     }
                     Next::Retry { due, tier } => {
-                        self.note_streak_start(&webhook, now, stop).await?;
-                        self.note_streak(&webhook, false, now).await;
+                        self.note_streak(&webhook, false, now, stop).await?;
                         let next = DeliveryJob {
                             attempt: job.attempt + 1,
                             first_failed_at: streak_start,
@@ -172,11 +172,10 @@ impl Core {
             return Ok(false);
         }
         let acks = self.store.acks();
-        let newest = self
-            .retrying(stop, "read acknowledgements", || {
-                acks.newest(job.webhook_id, job.category, job.entity_id)
-            })
-            .await?;
+        let newest = until_ok(stop, "read acknowledgements", STORE_RETRY, || async {
+            acks.newest(job.webhook_id, job.category, job.entity_id)
+        })
+        .await?;
         Ok(newest.is_some_and(|acked| acked >= job.source_offset))
     }
 
@@ -190,10 +189,11 @@ impl Core {
     ) -> Result<Option<Webhook>, Interrupted> {
         let follower = self.barrier.follower();
         loop {
-            if let Some(webhook) = self
-                .retrying(stop, "read the webhook", || self.store.get(job.webhook_id))
-                .await?
-            {
+            let found = until_ok(stop, "read the webhook", STORE_RETRY, || async {
+                self.store.get(job.webhook_id)
+            })
+            .await?;
+            if let Some(webhook) = found {
                 return Ok(Some(webhook));
             }
             if follower.applied() >= job.webhook_id.0 {
@@ -206,78 +206,65 @@ impl Core {
         }
     }
 
-    /// The first failure of a streak must reach the log: the failure window is measured from
-    /// it. Retried until durable; later `Failed` events are best effort.
-    async fn note_streak_start(
+    /// Appends `Failed` / `Recovered` when the streak calls for it. The first failure of a
+    /// streak must reach the log (the failure window is measured from it) and is retried until
+    /// durable; later `Failed` events and `Recovered` are best effort.
+    async fn note_streak(
         &self,
         webhook: &Webhook,
+        delivered: bool,
         now: i64,
         stop: &CancellationToken,
     ) -> Result<(), Interrupted> {
-        if webhook.first_failed_at.is_some() {
-            return Ok(());
-        }
-        let event = WebhookEvent::now(Event::Failed {
-            webhook_id: webhook.id(),
-            first_failed_at: now,
-            last_failed_at: now,
-        });
-        loop {
-            match self.log.append(&event).await {
-                Ok(offset) => {
-                    self.barrier.wait_for_own(offset).await;
-                    return Ok(());
-                }
-                Err(e) => {
-                    error!(webhook = webhook.id, error = %e, "cannot record the start of a failure streak; retrying");
-                    pause(stop, Duration::from_millis(500)).await?;
-                }
-            }
-        }
-    }
-
-    /// Appends `Failed` / `Recovered` when the streak calls for it; best effort.
-    async fn note_streak(&self, webhook: &Webhook, delivered: bool, now: i64) {
         let interval = self.config.failed_event_interval_ms as i64;
+        let Some(event) = streak::event_for(webhook, delivered, now, interval) else {
+            return Ok(());
+        };
         if !delivered && webhook.first_failed_at.is_none() {
-            return; // the streak's start was recorded by note_streak_start
+            return self
+                .append_durably(event, "record the start of a failure streak", stop)
+                .await;
         }
-        if let Some(event) = streak::event_for(webhook, delivered, now, interval) {
-            if let Err(e) = self.log.append(&WebhookEvent::now(event)).await {
-                warn!(webhook = webhook.id, error = %e, "cannot record the failure streak");
-            }
+        if let Err(e) = self.log.append(&WebhookEvent::now(event)).await {
+            warn!(webhook = webhook.id, error = %e, "cannot record the failure streak");
         }
+        Ok(())
     }
 
-    /// Appends `Removed` (retrying until it is durable) and waits until the view has it, so
-    /// that no later record is matched against the webhook.
+    /// Appends `Removed` and waits until the view has it, so that no later record is matched
+    /// against the webhook.
     async fn remove(
         &self,
         webhook: &Webhook,
         reason: RemovalReason,
         stop: &CancellationToken,
     ) -> Result<(), Interrupted> {
-        let event = WebhookEvent::now(Event::Removed {
+        let event = Event::Removed {
             webhook_id: webhook.id(),
             reason,
-        });
-        loop {
-            match self.log.append(&event).await {
-                Ok(offset) => {
-                    info!(
-                        webhook = webhook.id,
-                        reason = reason.as_str(),
-                        "webhook removed"
-                    );
-                    self.barrier.wait_for_own(offset).await;
-                    return Ok(());
-                }
-                Err(e) => {
-                    error!(webhook = webhook.id, error = %e, "cannot append the removal; retrying");
-                    pause(stop, Duration::from_millis(500)).await?;
-                }
-            }
-        }
+        };
+        self.append_durably(event, "append the removal", stop)
+            .await?;
+        info!(
+            webhook = webhook.id,
+            reason = reason.as_str(),
+            "webhook removed"
+        );
+        Ok(())
+    }
+
+    /// Appends `event` to the webhook log, retrying until Kafka acknowledged it, then waits
+    /// until this dispatcher's view has folded it.
+    async fn append_durably(
+        &self,
+        event: Event,
+        what: &str,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
+        let event = WebhookEvent::now(event);
+        let offset = until_ok(stop, what, APPEND_RETRY, || self.log.append(&event)).await?;
+        self.barrier.wait_for_own(offset).await;
+        Ok(())
     }
 
     /// Queues `job` on retry tier `tier`, retrying until Kafka acknowledged it.
@@ -292,44 +279,16 @@ impl Core {
             .job_codec
             .encode(job)
             .expect("a DeliveryJob always matches its schema");
-        loop {
-            match self
-                .producer
+        until_ok(stop, "queue a retry", APPEND_RETRY, || {
+            self.producer
                 .send(topic, None, job.delivery_id.as_bytes(), &payload)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    error!(topic, error = %e, "cannot queue a retry; trying again");
-                    pause(stop, Duration::from_millis(500)).await?;
-                }
-            }
-        }
-    }
-
-    /// Runs a store operation until it succeeds: a broken disk must not lose a delivery.
-    async fn retrying<T>(
-        &self,
-        stop: &CancellationToken,
-        what: &str,
-        op: impl Fn() -> Result<T, StoreError>,
-    ) -> Result<T, Interrupted> {
-        loop {
-            match op() {
-                Ok(value) => return Ok(value),
-                Err(e) => {
-                    error!(error = %e, "cannot {what}; retrying");
-                    pause(stop, Duration::from_secs(1)).await?;
-                }
-            }
-        }
+        })
+        .await?;
+        Ok(())
     }
 }
 
-/// Sleeps for `wait` unless the dispatcher stops first.
-pub async fn pause(stop: &CancellationToken, wait: Duration) -> Result<(), Interrupted> {
-    tokio::select! {
-        _ = stop.cancelled() => Err(Interrupted),
-        _ = tokio::time::sleep(wait) => Ok(()),
-    }
-}
+/// Pause between tries of a failed store operation.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+/// Pause between tries of a failed write to Kafka.
+const APPEND_RETRY: Duration = Duration::from_millis(500);

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::lanes::Interrupted;
+use crate::waiting::until_ok;
 
 /// Decides when the view must be synced with the log, and syncs it.
 pub struct Barrier {
@@ -53,22 +54,14 @@ impl Barrier {
     ) -> Result<(), Interrupted> {
         while self.needs_sync(timestamp) {
             let started = now_millis();
-            let synced = tokio::select! {
-                _ = shutdown.cancelled() => return Err(Interrupted),
-                synced = self.follower.catch_up(self.timeout) => synced,
-            };
-            match synced {
-                Ok(()) => {
-                    self.synced_at.fetch_max(started, Ordering::SeqCst);
-                }
-                Err(e) => {
-                    warn!(error = %e, "cannot sync with the webhook log; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return Err(Interrupted),
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    }
-                }
-            }
+            until_ok(
+                shutdown,
+                "sync with the webhook log",
+                Duration::from_millis(500),
+                || self.follower.catch_up(self.timeout),
+            )
+            .await?;
+            self.synced_at.fetch_max(started, Ordering::SeqCst);
         }
         Ok(())
     }

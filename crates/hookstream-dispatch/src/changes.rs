@@ -2,6 +2,7 @@
 //! its category that the view holds once the happens-before barrier is passed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::join_all;
 use hookstream_kafka::Topics;
@@ -10,9 +11,10 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use tracing::error;
 
-use crate::attempt::{pause, Core};
+use crate::attempt::Core;
 use crate::lanes::{Handler, Interrupted, Stops};
 use crate::sign;
+use crate::waiting::until_ok;
 
 pub struct Changes {
     pub core: Arc<Core>,
@@ -54,15 +56,13 @@ impl Handler for Changes {
             .barrier
             .pass(record.timestamp().to_millis(), stop)
             .await?;
-        let webhooks = loop {
-            match self.core.store.by_category(change.category) {
-                Ok(webhooks) => break webhooks,
-                Err(e) => {
-                    error!(error = %e, "cannot read subscriptions; retrying");
-                    pause(stop, std::time::Duration::from_secs(1)).await?;
-                }
-            }
-        };
+        let webhooks = until_ok(
+            stop,
+            "read subscriptions",
+            Duration::from_secs(1),
+            || async { self.core.store.by_category(change.category) },
+        )
+        .await?;
         let now = now_millis();
         let jobs = webhooks.iter().map(|webhook| DeliveryJob {
             delivery_id: sign::delivery_id(&change.change_id, webhook.id()),

@@ -25,6 +25,7 @@ pub mod retries;
 pub mod schedule;
 pub mod sign;
 mod streak;
+mod waiting;
 
 pub use config::DispatchConfig;
 pub use dispatcher::{run, RunError};

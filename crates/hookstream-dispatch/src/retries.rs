@@ -9,8 +9,9 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use tracing::error;
 
-use crate::attempt::{pause, Core};
+use crate::attempt::Core;
 use crate::lanes::{Handler, Interrupted, Stops};
+use crate::waiting::pause;
 
 pub struct Retries {
     pub core: Arc<Core>,

@@ -67,6 +67,11 @@ impl Schedule {
         self.window
     }
 
+    /// When the failure window of a streak that began at `streak_start` closes.
+    pub fn window_end(&self, streak_start: UnixMillis) -> UnixMillis {
+        streak_start.saturating_add(millis(self.window))
+    }
+
     /// The scaled wait after the `failures`-th consecutive failure of a delivery (1-based).
     pub fn delay(&self, failures: u32) -> Duration {
         let index = (failures.max(1) as usize - 1).min(self.delays.len() - 1);
@@ -83,7 +88,7 @@ impl Schedule {
         retry_after: Option<Duration>,
         unit: f64,
     ) -> Next {
-        let window_end = streak_start.saturating_add(millis(self.window));
+        let window_end = self.window_end(streak_start);
         if now >= window_end {
             return Next::Remove;
         }

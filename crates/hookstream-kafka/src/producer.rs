@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::{KafkaConfig, KafkaError};
@@ -47,16 +48,10 @@ impl Producer {
         if let Some(p) = partition {
             record = record.partition(p);
         }
-        match self.inner.send(record, Duration::from_secs(30)).await {
-            Ok(delivery) => Ok(Stored {
-                partition: delivery.partition,
-                offset: delivery.offset,
-            }),
-            Err((source, _)) => Err(KafkaError::Produce {
-                topic: topic.to_owned(),
-                source,
-            }),
-        }
+        stored(
+            topic,
+            self.inner.send(record, Duration::from_secs(30)).await,
+        )
     }
 
     /// Sends `records` (topic, key, payload) in the given order, which Kafka keeps within each
@@ -95,11 +90,7 @@ impl Producer {
             let outcome = match delivery {
                 Err(source) => Err(KafkaError::Produce { topic, source }),
                 Ok(future) => match future.await {
-                    Ok(Ok(delivery)) => Ok(Stored {
-                        partition: delivery.partition,
-                        offset: delivery.offset,
-                    }),
-                    Ok(Err((source, _))) => Err(KafkaError::Produce { topic, source }),
+                    Ok(delivery) => stored(&topic, delivery),
                     Err(_) => Err(KafkaError::Produce {
                         topic,
                         source: rdkafka::error::KafkaError::Canceled,
@@ -114,5 +105,19 @@ impl Producer {
     /// The underlying client, for flushing on shutdown.
     pub fn inner(&self) -> &FutureProducer {
         &self.inner
+    }
+}
+
+/// Where Kafka stored a record, or why it did not.
+fn stored(topic: &str, delivery: OwnedDeliveryResult) -> Result<Stored, KafkaError> {
+    match delivery {
+        Ok(delivery) => Ok(Stored {
+            partition: delivery.partition,
+            offset: delivery.offset,
+        }),
+        Err((source, _)) => Err(KafkaError::Produce {
+            topic: topic.to_owned(),
+            source,
+        }),
     }
 }

@@ -9,6 +9,7 @@ mod category;
 mod change;
 pub mod codec;
 mod event;
+mod field_error;
 mod ids;
 mod job;
 mod value;
@@ -18,6 +19,7 @@ pub use category::{Category, UnknownCategory};
 pub use change::{ChangeOp, EntityChange};
 pub use codec::{AvroRecord, Codec, DecodeError, EncodeError};
 pub use event::{Event, RemovalReason, WebhookEvent};
+pub use field_error::FieldError;
 pub use ids::{AccountId, WebhookId};
 pub use job::DeliveryJob;
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use hookstream_model::{Category, WebhookId};
 
+use crate::store::be_i64;
 use crate::StoreError;
 
 /// The acknowledged-versions tree.
@@ -44,10 +45,8 @@ impl Acks {
     ) -> Result<(), StoreError> {
         self.tree
             .fetch_and_update(Self::key(webhook, category, entity), |old| {
-                let old = old
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(i64::from_be_bytes);
-                Some(old.unwrap_or(i64::MIN).max(version).to_be_bytes().to_vec())
+                let old = old.and_then(be_i64).unwrap_or(i64::MIN);
+                Some(old.max(version).to_be_bytes().to_vec())
             })
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -64,8 +63,6 @@ impl Acks {
             .tree
             .get(Self::key(webhook, category, entity))
             .map_err(|e| self.err(e))?;
-        Ok(value
-            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-            .map(i64::from_be_bytes))
+        Ok(value.and_then(|b| be_i64(&b)))
     }
 }

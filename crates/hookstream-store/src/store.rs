@@ -322,11 +322,14 @@ fn account_key(account: &AccountId, id: WebhookId) -> Vec<u8> {
     key
 }
 
+/// A big-endian i64, if `bytes` is one.
+pub(crate) fn be_i64(bytes: &[u8]) -> Option<i64> {
+    bytes.try_into().ok().map(i64::from_be_bytes)
+}
+
 fn decode_i64(bytes: &[u8]) -> Result<i64, StoreError> {
-    let array: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))?;
-    Ok(i64::from_be_bytes(array))
+    be_i64(bytes)
+        .ok_or_else(|| StoreError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))
 }
 
 fn encode_webhook(webhook: &Webhook) -> Vec<u8> {

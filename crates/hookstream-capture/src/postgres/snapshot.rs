@@ -14,7 +14,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use tracing::info;
 
 use super::pgoutput::{Column, Datum, Relation, Tuple};
-use super::source::{publish, quote_table, to_change, Failure, Mapping};
+use super::source::{publish, quote_table, to_change, Failure, Mapping, Origin};
 use crate::Publisher;
 
 /// Rows read and published per round trip.
@@ -119,20 +119,19 @@ async fn read_all(
                             })
                             .collect(),
                     );
-                    if let Some(mut change) = to_change(
+                    let origin = Origin::Snapshot {
+                        lsn: consistent_lsn,
+                        table: &table,
+                        captured_at,
+                    };
+                    changes.extend(to_change(
                         mapping,
                         Some(&relation),
                         ChangeOp::Create,
                         &tuple,
                         None,
-                        (consistent_lsn, captured_at),
-                        0,
-                        "",
-                    ) {
-                        change.change_id =
-                            format!("snap:{consistent_lsn:X}:{table}:{}", change.entity_id);
-                        changes.push(change);
-                    }
+                        origin,
+                    ));
                 }
             }
             if changes.is_empty() {

@@ -354,32 +354,26 @@ async fn stream(
                     current = (final_lsn, commit_time / 1000 + 946_684_800_000);
                 }
                 Message::Insert { relation, new } => {
-                    let index = transaction.len();
-                    let change = to_change(
+                    let origin = stream_origin(current, transaction.len(), &at);
+                    transaction.extend(to_change(
                         mapping,
                         relations.get(&relation),
                         ChangeOp::Create,
                         &new,
                         None,
-                        current,
-                        index,
-                        &at,
-                    );
-                    transaction.extend(change);
+                        origin,
+                    ));
                 }
                 Message::Update { relation, old, new } => {
-                    let index = transaction.len();
-                    let change = to_change(
+                    let origin = stream_origin(current, transaction.len(), &at);
+                    transaction.extend(to_change(
                         mapping,
                         relations.get(&relation),
                         ChangeOp::Update,
                         &new,
                         old.as_ref(),
-                        current,
-                        index,
-                        &at,
-                    );
-                    transaction.extend(change);
+                        origin,
+                    ));
                 }
                 Message::Delete { .. } => batch.deletes += 1,
                 Message::Commit { end_lsn, .. } => {
@@ -415,20 +409,70 @@ async fn stream(
     }
 }
 
-/// The change a row stands for, or `None` (logged) when it cannot be published. Its `lsn` is
-/// the row's own WAL position: stable across re-reads, and increasing for the versions of one
-/// row (a later change of a row is written after the earlier one committed), so consumers can
-/// both deduplicate and order by it.
-#[allow(clippy::too_many_arguments)]
+/// Where a published row comes from; it gives the change its id, `lsn` and capture time.
+pub(super) enum Origin<'a> {
+    /// A row of a streamed transaction: the transaction's commit LSN, the row's place in it,
+    /// and the row's own WAL position (stable across re-reads, and increasing for the versions
+    /// of one row, since a later change of a row is written after the earlier one committed).
+    Stream {
+        commit_lsn: u64,
+        index: usize,
+        row_lsn: u64,
+        captured_at: i64,
+    },
+    /// A row of the initial snapshot, taken at the slot's consistent point `lsn`.
+    Snapshot {
+        lsn: u64,
+        table: &'a str,
+        captured_at: i64,
+    },
+}
+
+impl Origin<'_> {
+    fn change_id(&self, entity_id: i64) -> String {
+        match self {
+            Origin::Stream {
+                commit_lsn, index, ..
+            } => format!("pg:{commit_lsn:X}:{index}"),
+            Origin::Snapshot { lsn, table, .. } => format!("snap:{lsn:X}:{table}:{entity_id}"),
+        }
+    }
+
+    fn lsn(&self) -> u64 {
+        match self {
+            Origin::Stream { row_lsn, .. } => *row_lsn,
+            Origin::Snapshot { lsn, .. } => *lsn,
+        }
+    }
+
+    fn captured_at(&self) -> i64 {
+        match self {
+            Origin::Stream { captured_at, .. } | Origin::Snapshot { captured_at, .. } => {
+                *captured_at
+            }
+        }
+    }
+}
+
+/// The origin of the `index`-th row of the transaction `(commit LSN, captured_at)`, read at
+/// WAL position `at`.
+fn stream_origin((commit_lsn, captured_at): (u64, i64), index: usize, at: &str) -> Origin<'static> {
+    Origin::Stream {
+        commit_lsn,
+        index,
+        row_lsn: parse_lsn(at).unwrap_or(commit_lsn),
+        captured_at,
+    }
+}
+
+/// The change a row stands for, or `None` (logged) when it cannot be published.
 pub(super) fn to_change(
     mapping: &Mapping,
     relation: Option<&Relation>,
     op: ChangeOp,
     new: &super::pgoutput::Tuple,
     old: Option<&super::pgoutput::Tuple>,
-    (commit_lsn, captured_at): (u64, i64),
-    index: usize,
-    at: &str,
+    origin: Origin<'_>,
 ) -> Option<EntityChange> {
     let Some(relation) = relation else {
         error!("row of a relation that was never described; not published");
@@ -440,13 +484,13 @@ pub(super) fn to_change(
         .and_then(|id| row_json(relation, new, old).map(|data| (id, data)));
     match built {
         Ok((entity_id, data)) => Some(EntityChange {
-            change_id: format!("pg:{commit_lsn:X}:{index}"),
+            change_id: origin.change_id(entity_id),
             category: *category,
             entity_id,
             op,
             data,
-            captured_at,
-            lsn: Some(parse_lsn(at).unwrap_or(commit_lsn) as i64),
+            captured_at: origin.captured_at(),
+            lsn: Some(origin.lsn() as i64),
         }),
         Err(e) => {
             error!(%table, error = %e, "row not published");
