@@ -25,6 +25,11 @@ use crate::receiver::Stats;
 use crate::report::{Figures, Latency, Process, Series};
 use crate::scenario::{Pipeline, Settings};
 
+/// The receiver and the limit client allocate per request like the dispatcher does: the same
+/// allocator on both sides keeps the ratio about the pipeline.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// End-to-end benchmark of hookstream on loopback: one JSON line of figures per scenario.
 #[derive(Debug, Parser)]
 #[command(version)]

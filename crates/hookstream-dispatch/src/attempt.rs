@@ -8,7 +8,7 @@ use bytes::Bytes;
 use hookstream_kafka::log::EventLog;
 use hookstream_kafka::producer::Producer;
 use hookstream_model::{now_millis, Codec, DeliveryJob, Event, RemovalReason, WebhookEvent};
-use hookstream_store::{Store, Webhook};
+use hookstream_store::{Acked, Store, Webhook};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -41,9 +41,11 @@ pub struct Core {
 impl Core {
     /// Attempts `job` once and settles it: delivered, dropped (webhook gone, superseded),
     /// removed (401, window over), or durably queued for its next attempt.
+    /// `matched` is the webhook as the caller just read it from the view, if it did.
     pub async fn attempt(
         &self,
         job: DeliveryJob,
+        matched: Option<Arc<Webhook>>,
         stop: &CancellationToken,
     ) -> Result<(), Interrupted> {
         // Every wait inside (the entity lock, an endpoint slot, the request) gives way to the
@@ -51,21 +53,32 @@ impl Core {
         // duplicate later, never a loss.
         tokio::select! {
             _ = stop.cancelled() => Err(Interrupted),
-            settled = self.attempt_once(job, stop) => settled,
+            settled = self.attempt_once(job, matched, stop) => settled,
         }
     }
 
     async fn attempt_once(
         &self,
         job: DeliveryJob,
+        matched: Option<Arc<Webhook>>,
         stop: &CancellationToken,
     ) -> Result<(), Interrupted> {
         let _entity = self.entity_locks.lock(&job).await;
-        let Some(webhook) = self.webhook(&job, stop).await? else {
+        let webhook = match matched {
+            Some(webhook) => Some(webhook),
+            None => self.webhook(&job, stop).await?.map(Arc::new),
+        };
+        let Some(webhook) = webhook else {
             debug!(webhook = %job.webhook_id, delivery = %job.delivery_id, "webhook gone; delivery dropped");
             return Ok(());
         };
-        if self.superseded(&job, stop).await? {
+        let acked = match self.schedule.may_have_retries(&webhook, now_millis()) {
+            true => Some(self.acked(&job, stop).await?),
+            false => None,
+        };
+        let newest = acked.and_then(|a| a.newest);
+        // Replays resend history on purpose and are never superseded.
+        if !job.replay && newest.is_some_and(|newest| newest >= job.source_offset) {
             info!(webhook = %job.webhook_id, entity = job.entity_id, version = job.source_offset, "superseded by a newer acknowledged version; dropped");
             return Ok(());
         }
@@ -75,7 +88,7 @@ impl Core {
             delivery_id: &job.delivery_id,
             category: job.category,
             op: job.op,
-            body: Bytes::from(job.data.clone()),
+            body: Bytes::from_owner(SharedJson(job.data.clone())),
             replay: job.replay,
         };
         // The attempt at the end of the failure window is always made, breaker or not: its
@@ -100,16 +113,13 @@ impl Core {
         let now = now_millis();
         match outcome {
             Outcome::Delivered { .. } => {
-                let acks = self.store.acks();
-                until_ok(stop, "record the acknowledgement", STORE_RETRY, || async {
-                    acks.record(
-                        job.webhook_id,
-                        job.category,
-                        job.entity_id,
-                        job.source_offset,
-                    )
-                })
-                .await?;
+                if let Some(acked) = acked {
+                    let acks = self.store.acks();
+                    until_ok(stop, "record the acknowledgement", STORE_RETRY, || async {
+                        acks.record(&acked, job.source_offset)
+                    })
+                    .await?;
+                }
                 self.note_streak(&webhook, true, now, stop).await?;
             }
             Outcome::Unauthorized => {
@@ -161,22 +171,20 @@ impl Core {
         Ok(())
     }
 
-    /// Whether this version (or a newer one) of the entity was already acknowledged by the
-    /// webhook. Replays resend history on purpose and are never superseded.
-    async fn superseded(
+    /// The newest version of the entity the webhook acknowledged: a job of an older one is
+    /// superseded. Read under the entity lock, which is held until the ack is recorded.
+    /// Only webhooks that may have retries queued keep acknowledgements (see
+    /// [`Schedule::may_have_retries`]).
+    async fn acked(
         &self,
         job: &DeliveryJob,
         stop: &CancellationToken,
-    ) -> Result<bool, Interrupted> {
-        if job.replay {
-            return Ok(false);
-        }
+    ) -> Result<Acked, Interrupted> {
         let acks = self.store.acks();
-        let newest = until_ok(stop, "read acknowledgements", STORE_RETRY, || async {
-            acks.newest(job.webhook_id, job.category, job.entity_id)
+        until_ok(stop, "read acknowledgements", STORE_RETRY, || async {
+            acks.read(job.webhook_id, job.category, job.entity_id)
         })
-        .await?;
-        Ok(newest.is_some_and(|acked| acked >= job.source_offset))
+        .await
     }
 
     /// The job's webhook. `None` only once the view has folded its registration (its id is
@@ -292,3 +300,12 @@ impl Core {
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Pause between tries of a failed write to Kafka.
 const APPEND_RETRY: Duration = Duration::from_millis(500);
+
+/// A change's JSON as a request body, shared rather than copied per delivery.
+struct SharedJson(Arc<str>);
+
+impl AsRef<[u8]> for SharedJson {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}

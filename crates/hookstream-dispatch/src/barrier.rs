@@ -18,8 +18,12 @@ use crate::lanes::Interrupted;
 use crate::waiting::until_ok;
 
 /// Decides when the view must be synced with the log, and syncs it.
+///
+/// Syncs are coalesced: one runs at a time, and a change that waited for its turn passes
+/// without one of its own when the sync that ran meanwhile started late enough for it.
 pub struct Barrier {
     follower: Follower,
+    turn: tokio::sync::Mutex<()>,
     skew_ms: i64,
     timeout: Duration,
     /// Start of the last completed sync; every event appended before it is in the view.
@@ -30,6 +34,7 @@ impl Barrier {
     pub fn new(follower: Follower, skew_ms: u64, timeout: Duration) -> Barrier {
         Barrier {
             follower,
+            turn: tokio::sync::Mutex::new(()),
             skew_ms: skew_ms as i64,
             timeout,
             synced_at: AtomicI64::new(i64::MIN),
@@ -52,6 +57,13 @@ impl Barrier {
         timestamp: Option<UnixMillis>,
         shutdown: &CancellationToken,
     ) -> Result<(), Interrupted> {
+        if !self.needs_sync(timestamp) {
+            return Ok(());
+        }
+        let _turn = tokio::select! {
+            _ = shutdown.cancelled() => return Err(Interrupted),
+            turn = self.turn.lock() => turn,
+        };
         while self.needs_sync(timestamp) {
             let started = now_millis();
             until_ok(

@@ -64,22 +64,31 @@ impl Handler for Changes {
         )
         .await?;
         let now = now_millis();
-        let jobs = webhooks.iter().map(|webhook| DeliveryJob {
-            delivery_id: sign::delivery_id(&change.change_id, webhook.id()),
-            webhook_id: webhook.id(),
-            category: change.category,
-            entity_id: change.entity_id,
-            change_id: change.change_id.clone(),
-            op: change.op,
-            data: change.data.clone(),
-            source_partition: record.partition(),
-            source_offset: version(&change, record.offset()),
-            attempt: 1,
-            first_failed_at: 0,
-            due_at: now,
-            replay: false,
-        });
-        let settled = join_all(jobs.map(|job| self.core.attempt(job, stop))).await;
+        let data: Arc<str> = change.data.as_str().into();
+        let jobs: Vec<DeliveryJob> = webhooks
+            .iter()
+            .map(|webhook| DeliveryJob {
+                delivery_id: sign::delivery_id(&change.change_id, webhook.id()),
+                webhook_id: webhook.id(),
+                category: change.category,
+                entity_id: change.entity_id,
+                change_id: change.change_id.clone(),
+                op: change.op,
+                data: data.clone(),
+                source_partition: record.partition(),
+                source_offset: version(&change, record.offset()),
+                attempt: 1,
+                first_failed_at: 0,
+                due_at: now,
+                replay: false,
+            })
+            .collect();
+        // The webhooks were just read from the view: the attempts need not read them again.
+        let attempts = jobs
+            .into_iter()
+            .zip(webhooks.iter().cloned())
+            .map(|(job, webhook)| self.core.attempt(job, Some(webhook), stop));
+        let settled = join_all(attempts).await;
         settled.into_iter().collect()
     }
 }

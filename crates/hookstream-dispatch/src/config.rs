@@ -72,7 +72,7 @@ impl Default for DispatchConfig {
             endpoint_concurrency: 8,
             breaker_threshold: 5,
             breaker_cooldown_ms: 30_000,
-            lane_capacity: 64,
+            lane_capacity: 512,
             shutdown_timeout_ms: 30_000,
             clock_skew_ms: 1_000,
             sync_timeout_ms: 5_000,

@@ -12,7 +12,7 @@ use hookstream_model::Codec;
 use hookstream_store::{Store, StoreError};
 use rdkafka::consumer::{CommitMode, Consumer};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::attempt::Core;
 use crate::barrier::Barrier;
@@ -121,6 +121,7 @@ pub async fn run(
         stop.clone(),
     ));
     let mut health = tokio::spawn(health::serve(health_listener, stop.clone()));
+    let acks = tokio::spawn(flush_acks(store.clone(), stop.clone()));
     info!(group = %config.group_id, tiers = ?tier_topics, "dispatcher started");
 
     let (mut main_done, mut tiers_done) = (false, false);
@@ -145,6 +146,7 @@ pub async fn run(
         }
     }
     follower_stop.cancel();
+    acks.abort();
     store.flush()?;
     info!("dispatcher stopped");
     result
@@ -177,3 +179,16 @@ fn consumer(
     consumer.subscribe(&names).map_err(KafkaError::Client)?;
     Ok((Arc::new(consumer), revoked))
 }
+
+/// Writes the acknowledgements the store holds in memory, every [`ACK_FLUSH`].
+async fn flush_acks(store: Arc<Store>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(ACK_FLUSH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while stop.run_until_cancelled(tick.tick()).await.is_some() {
+        if let Err(e) = store.acks().flush() {
+            warn!(error = %e, "cannot write acknowledgements; they stay in memory for the next try");
+        }
+    }
+}
+
+const ACK_FLUSH: Duration = Duration::from_millis(200);

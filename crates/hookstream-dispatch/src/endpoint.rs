@@ -75,8 +75,18 @@ struct Endpoint {
 pub struct Endpoints {
     breaker: Breaker,
     concurrency: usize,
-    by_origin: Mutex<HashMap<String, Arc<Endpoint>>>,
+    maps: Mutex<Maps>,
 }
+
+#[derive(Default)]
+struct Maps {
+    by_origin: HashMap<String, Arc<Endpoint>>,
+    /// Webhook URL → its origin's endpoint, so a delivery parses no URL.
+    by_url: HashMap<String, Arc<Endpoint>>,
+}
+
+/// URLs remembered before `by_url` is started afresh (removed webhooks leave entries).
+const MAX_URLS: usize = 200_000;
 
 /// Leave to send one request to an endpoint: holds one of its concurrency slots.
 pub struct Lease {
@@ -102,21 +112,30 @@ impl Endpoints {
         Endpoints {
             breaker,
             concurrency: concurrency.max(1),
-            by_origin: Mutex::new(HashMap::new()),
+            maps: Mutex::default(),
         }
     }
 
     fn endpoint(&self, url: &str) -> Arc<Endpoint> {
-        let origin = origin(url);
-        let mut map = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(origin)
+        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(endpoint) = maps.by_url.get(url) {
+            return endpoint.clone();
+        }
+        let endpoint = maps
+            .by_origin
+            .entry(origin(url))
             .or_insert_with(|| {
                 Arc::new(Endpoint {
                     slots: Arc::new(Semaphore::new(self.concurrency)),
                     circuit: Mutex::new(Circuit::Closed { failures: 0 }),
                 })
             })
-            .clone()
+            .clone();
+        if maps.by_url.len() >= MAX_URLS {
+            maps.by_url.clear();
+        }
+        maps.by_url.insert(url.to_owned(), endpoint.clone());
+        endpoint
     }
 
     /// Waits for a free slot of the endpoint, then asks its breaker. `None`: circuit open.
@@ -155,8 +174,9 @@ impl Endpoints {
 
     /// The breaker state of every endpoint, for metrics and tests.
     pub fn circuits(&self) -> Vec<(String, Circuit)> {
-        let map = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
-        map.iter()
+        let maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        maps.by_origin
+            .iter()
             .map(|(origin, e)| {
                 (
                     origin.clone(),

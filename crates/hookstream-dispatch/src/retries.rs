@@ -40,6 +40,6 @@ impl Handler for Retries {
             // Not due yet: a draining dispatcher leaves it (unsettled) to the next owner.
             pause(&stops.draining, Duration::from_millis(wait as u64)).await?;
         }
-        self.core.attempt(job, &stops.stop).await
+        self.core.attempt(job, None, &stops.stop).await
     }
 }

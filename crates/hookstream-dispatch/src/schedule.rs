@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use hookstream_model::UnixMillis;
+use hookstream_store::Webhook;
 
 /// The schedule, with the time scale already applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +71,20 @@ impl Schedule {
     /// When the failure window of a streak that began at `streak_start` closes.
     pub fn window_end(&self, streak_start: UnixMillis) -> UnixMillis {
         streak_start.saturating_add(millis(self.window))
+    }
+
+    /// Whether retries of `webhook` may still be queued at `now`: it failed within the last
+    /// two failure windows. A retry exists only after a failure, and the first failure of a
+    /// streak is in the log before its retry is queued; every retry of a streak is due by the
+    /// streak's window end, and the second window is slack for lagging tier consumers. Only
+    /// such webhooks need their acknowledgements kept, for the supersede check: a webhook that
+    /// never fails costs no store access per delivery.
+    pub fn may_have_retries(&self, webhook: &Webhook, now: UnixMillis) -> bool {
+        let window = millis(self.window);
+        webhook.first_failed_at.is_some()
+            || webhook
+                .last_failed_at
+                .is_some_and(|failed| now < failed.saturating_add(window.saturating_mul(2)))
     }
 
     /// The scaled wait after the `failures`-th consecutive failure of a delivery (1-based).
@@ -154,6 +169,42 @@ mod tests {
 
     fn schedule() -> Schedule {
         Schedule::new(&DEFAULT, 1.0, 24 * HOUR as u64, 0.2, HOUR as u64)
+    }
+
+    #[test]
+    fn only_webhooks_that_failed_lately_may_have_retries() {
+        let s = schedule();
+        let day = 24 * HOUR;
+        let webhook = |first: Option<i64>, last: Option<i64>| Webhook {
+            id: 1,
+            account: "a".into(),
+            url: "http://127.0.0.1:1/".into(),
+            category: 1,
+            secret: "s".into(),
+            first_failed_at: first,
+            last_failed_at: last,
+        };
+        let now = 10 * day;
+        assert!(
+            !s.may_have_retries(&webhook(None, None), now),
+            "never failed"
+        );
+        assert!(
+            s.may_have_retries(&webhook(Some(now - 5 * day), Some(now - 5 * day)), now),
+            "in a streak, however long"
+        );
+        assert!(
+            s.may_have_retries(&webhook(None, Some(now - HOUR)), now),
+            "recovered an hour ago"
+        );
+        assert!(
+            s.may_have_retries(&webhook(None, Some(now - 2 * day + 1)), now),
+            "within two windows"
+        );
+        assert!(
+            !s.may_have_retries(&webhook(None, Some(now - 2 * day)), now),
+            "two windows ago"
+        );
     }
 
     #[test]

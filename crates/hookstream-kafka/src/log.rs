@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookstream_model::{Codec, WebhookEvent};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -73,7 +73,9 @@ pub trait Fold: Send + Sync + 'static {
 
 /// Reads the log from where the fold left off and applies every event, in order.
 pub struct Follower {
-    consumer: Arc<StreamConsumer>,
+    /// Asks for the log's high watermark. A client of its own: on the follower's connection
+    /// the request would queue behind the long-polling fetch.
+    watermarks: Arc<BaseConsumer>,
     topic: String,
     applied: watch::Receiver<i64>,
 }
@@ -91,17 +93,25 @@ impl Follower {
             .set("group.id", "hookstream-log-follower-unused")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "10")
+            .set("fetch.wait.max.ms", "100")
             // A position outside the log (topic recreated under a running follower) must stop
             // folding, not jump to the end and pass the barrier on an incomplete view.
             .set("auto.offset.reset", "error")
             .create()
             .map_err(KafkaError::Client)?;
         let consumer = Arc::new(consumer);
+        let watermarks: Arc<BaseConsumer> = Arc::new(
+            config
+                .client_config()
+                .set("group.id", "hookstream-log-watermarks-unused")
+                .set("enable.auto.commit", "false")
+                .create()
+                .map_err(KafkaError::Client)?,
+        );
         let high = {
-            let (consumer, topic) = (consumer.clone(), topic.clone());
+            let (watermarks, topic) = (watermarks.clone(), topic.clone());
             tokio::task::spawn_blocking(move || {
-                fetch_high_watermark(&consumer, &topic, Duration::from_secs(30))
+                fetch_high_watermark(&watermarks, &topic, Duration::from_secs(30))
             })
             .await
             .map_err(|_| KafkaError::FollowerStopped)??
@@ -125,7 +135,7 @@ impl Follower {
         let task = tokio::spawn(follow(consumer.clone(), fold, tx, shutdown));
         Ok((
             Follower {
-                consumer,
+                watermarks,
                 topic,
                 applied,
             },
@@ -156,10 +166,10 @@ impl Follower {
 
     /// The log's high watermark: the offset the next appended event will get.
     pub async fn high_watermark(&self) -> Result<i64, KafkaError> {
-        let consumer = self.consumer.clone();
+        let watermarks = self.watermarks.clone();
         let topic = self.topic.clone();
         tokio::task::spawn_blocking(move || {
-            fetch_high_watermark(&consumer, &topic, Duration::from_secs(2))
+            fetch_high_watermark(&watermarks, &topic, Duration::from_secs(2))
         })
         .await
         .map_err(|_| KafkaError::FollowerStopped)?
@@ -184,7 +194,7 @@ impl Follower {
 /// The high watermark of the log, retried for `patience` while the broker is settling
 /// (a new topic's leader unknown yet, a leader moving).
 fn fetch_high_watermark(
-    consumer: &StreamConsumer,
+    consumer: &BaseConsumer,
     topic: &str,
     patience: Duration,
 ) -> Result<i64, KafkaError> {

@@ -1,5 +1,7 @@
 //! `DeliveryJob`: a delivery queued for a later attempt on a retry tier.
 
+use std::sync::Arc;
+
 use apache_avro::types::Value;
 
 use crate::change::category_field;
@@ -17,7 +19,8 @@ pub struct DeliveryJob {
     pub entity_id: i64,
     pub change_id: String,
     pub op: ChangeOp,
-    pub data: String,
+    /// The entity's JSON, shared by every job of one change.
+    pub data: Arc<str>,
     pub source_partition: i32,
     /// Offset of the change on its category partition: the entity version.
     pub source_offset: i64,
@@ -40,7 +43,7 @@ impl AvroRecord for DeliveryJob {
             ("entity_id", Value::Long(self.entity_id)),
             ("change_id", Value::String(self.change_id.clone())),
             ("op", self.op.to_value()),
-            ("data", Value::String(self.data.clone())),
+            ("data", Value::String(self.data.to_string())),
             ("source_partition", Value::Int(self.source_partition)),
             ("source_offset", Value::Long(self.source_offset)),
             ("attempt", Value::Int(self.attempt)),
@@ -62,7 +65,7 @@ impl AvroRecord for DeliveryJob {
             entity_id: f.long("entity_id")?,
             change_id: f.string("change_id")?,
             op: ChangeOp::from_symbol("DeliveryJob.op", &f.symbol("op")?)?,
-            data: f.string("data")?,
+            data: f.string("data")?.into(),
             source_partition: f.int("source_partition")?,
             source_offset: f.long("source_offset")?,
             attempt: f.int("attempt")?,

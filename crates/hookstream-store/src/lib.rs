@@ -12,9 +12,11 @@
 
 mod acks;
 mod store;
+mod subscriptions;
 
-pub use acks::Acks;
+pub use acks::{Acked, Acks};
 pub use store::{Store, StoreError, Webhook};
+pub use subscriptions::Subscribers;
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hookstream_kafka::log::Fold;
 use hookstream_model::{AccountId, Category, Event, UnixMillis, WebhookEvent, WebhookId};
@@ -6,12 +7,15 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tracing::{info, warn};
 
+use crate::subscriptions::{Cache, Subscribers};
 use crate::Acks;
 
 /// Bump when the layout or the record encoding changes: older files are then rebuilt.
 const FORMAT: &[u8] = b"hookstream-store-1";
 const NEXT_OFFSET: &[u8] = b"next_offset";
 const FORMAT_KEY: &[u8] = b"format";
+/// sled's page cache. Its default (1 GiB) would let a dispatcher's memory grow with its acks.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A registered webhook as the read model knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +64,7 @@ pub struct Store {
     by_account: sled::Tree,
     meta: sled::Tree,
     acks: Acks,
+    subscribers: Arc<Cache>,
 }
 
 impl Store {
@@ -100,7 +105,11 @@ impl Store {
             path: path.to_owned(),
             source,
         };
-        let db = sled::open(path).map_err(err)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(err)?;
         let tree = |name: &str| db.open_tree(name).map_err(err);
         let store = Store {
             path: path.to_owned(),
@@ -108,10 +117,8 @@ impl Store {
             by_category: tree("by_category")?,
             by_account: tree("by_account")?,
             meta: tree("meta")?,
-            acks: Acks {
-                path: path.to_owned(),
-                tree: tree("acks")?,
-            },
+            acks: Acks::new(path.to_owned(), tree("acks")?),
+            subscribers: Arc::default(),
             db,
         };
         match store.meta.get(FORMAT_KEY).map_err(err)? {
@@ -158,9 +165,19 @@ impl Store {
         self.collect_index(&self.by_account, &prefix)
     }
 
-    /// The webhooks listening to `category`, by id.
-    pub fn by_category(&self, category: Category) -> Result<Vec<Webhook>, StoreError> {
-        self.collect_index(&self.by_category, &[category.key() as u8])
+    /// The webhooks listening to `category`, by id. Served from memory until the next fold.
+    pub fn by_category(&self, category: Category) -> Result<Subscribers, StoreError> {
+        let generation = match self.subscribers.get(category) {
+            Ok(list) => return Ok(list),
+            Err(generation) => generation,
+        };
+        let list: Subscribers = self
+            .collect_index(&self.by_category, &[category.key() as u8])?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        self.subscribers.keep(category, generation, list.clone());
+        Ok(list)
     }
 
     fn collect_index(&self, index: &sled::Tree, prefix: &[u8]) -> Result<Vec<Webhook>, StoreError> {
@@ -181,8 +198,9 @@ impl Store {
         &self.acks
     }
 
-    /// Flushes to disk.
+    /// Flushes to disk, acknowledgements held in memory included.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.acks.flush()?;
         self.db.flush().map(|_| ()).map_err(|e| self.sled_err(e))
     }
 
@@ -269,6 +287,7 @@ impl Store {
             meta.insert(NEXT_OFFSET, &(offset + 1).to_be_bytes())?;
             Ok(())
         });
+        self.subscribers.invalidate();
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(e)) => Err(e),
@@ -297,6 +316,8 @@ impl Fold for Store {
         ] {
             tree.clear().map_err(|e| self.sled_err(e))?;
         }
+        self.subscribers.invalidate();
+        self.acks.forget_pending();
         self.meta
             .remove(NEXT_OFFSET)
             .map_err(|e| self.sled_err(e))?;

@@ -33,13 +33,14 @@ fn folds_registration_failure_recovery_and_removal() {
         .expect("applies");
     assert_eq!(store.next_offset(), 3);
 
-    let ids = |ws: Vec<crate::Webhook>| ws.iter().map(|w| w.id).collect::<Vec<_>>();
+    let ids = |ws: &[crate::Webhook]| ws.iter().map(|w| w.id).collect::<Vec<_>>();
+    let sub_ids = |ws: crate::Subscribers| ws.iter().map(|w| w.id).collect::<Vec<_>>();
     assert_eq!(
-        ids(store.by_category(Category::Game).expect("reads")),
+        sub_ids(store.by_category(Category::Game).expect("reads")),
         [1, 2]
     );
     assert_eq!(
-        ids(store.by_account(&AccountId("a".into())).expect("reads")),
+        ids(&store.by_account(&AccountId("a".into())).expect("reads")),
         [1, 3]
     );
     // "a" is not a prefix match for "ab".
@@ -92,9 +93,12 @@ fn folds_registration_failure_recovery_and_removal() {
         )
         .expect("applies");
     assert_eq!(store.get(WebhookId(1)).expect("reads"), None);
-    assert_eq!(ids(store.by_category(Category::Game).expect("reads")), [2]);
     assert_eq!(
-        ids(store.by_account(&AccountId("a".into())).expect("reads")),
+        sub_ids(store.by_category(Category::Game).expect("reads")),
+        [2]
+    );
+    assert_eq!(
+        ids(&store.by_account(&AccountId("a".into())).expect("reads")),
         [3]
     );
 }
@@ -218,8 +222,11 @@ fn acks_keep_the_newest_version() {
     let acks = store.acks();
     let (w, c) = (WebhookId(3), Category::Game);
     assert_eq!(acks.newest(w, c, 9).expect("reads"), None);
-    acks.record(w, c, 9, 5).expect("records");
-    acks.record(w, c, 9, 2).expect("records");
+    let seen = acks.read(w, c, 9).expect("reads");
+    acks.record(&seen, 5).expect("records");
+    let seen = acks.read(w, c, 9).expect("reads");
+    assert_eq!(seen.newest, Some(5));
+    acks.record(&seen, 2).expect("records");
     assert_eq!(
         acks.newest(w, c, 9).expect("reads"),
         Some(5),
@@ -230,4 +237,33 @@ fn acks_keep_the_newest_version() {
     assert_eq!(acks.newest(w, Category::Title, 9).expect("reads"), None);
     store.reset().expect("resets");
     assert_eq!(acks.newest(w, c, 9).expect("reads"), None);
+}
+
+#[test]
+fn acks_held_in_memory_are_read_before_and_after_their_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (w, c) = (WebhookId(3), Category::Game);
+    {
+        let store = Store::open(dir.path()).expect("opens");
+        let acks = store.acks();
+        let seen = acks.read(w, c, 1).expect("reads");
+        acks.record(&seen, 7).expect("records");
+        assert_eq!(
+            acks.newest(w, c, 1).expect("reads"),
+            Some(7),
+            "held, not yet flushed"
+        );
+        acks.flush().expect("flushes");
+        assert_eq!(
+            acks.newest(w, c, 1).expect("reads"),
+            Some(7),
+            "read from sled"
+        );
+        let seen = acks.read(w, c, 2).expect("reads");
+        acks.record(&seen, 9).expect("records");
+        store.flush().expect("a store flush writes held acks too");
+    }
+    let store = Store::open(dir.path()).expect("reopens");
+    assert_eq!(store.acks().newest(w, c, 1).expect("reads"), Some(7));
+    assert_eq!(store.acks().newest(w, c, 2).expect("reads"), Some(9));
 }
