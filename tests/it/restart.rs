@@ -63,4 +63,15 @@ async fn restart_with_and_without_sled() {
         opened["fields"]["next_offset"], 0,
         "rebuilt from the start of the log"
     );
+    let ready = dispatch.wait_log("ready", WAIT, |v| {
+        v["fields"]["message"] == "view caught up with the webhook log; ready"
+    });
+    assert_eq!(
+        ready["fields"]["webhooks"], 1,
+        "the rebuilt view holds the webhook"
+    );
+    let readyz = reqwest::get(format!("http://{}/readyz", dispatch.addr("dispatch")))
+        .await
+        .expect("dispatch answers");
+    assert_eq!(readyz.status(), 200, "ready once caught up");
 }

@@ -6,6 +6,7 @@ mod driver;
 mod limit;
 mod plot;
 mod procstat;
+mod ready;
 mod receiver;
 mod report;
 mod scenario;
@@ -38,7 +39,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "limit,single,fanout,steady,isolation"
+        default_value = "limit,single,fanout,steady,isolation,ready"
     )]
     scenarios: Vec<String>,
     /// Multiplies every count (changes, requests, seconds of `steady`): 0.1 for a quick look.
@@ -119,7 +120,9 @@ fn pipeline(name: &str, scale: f64) -> anyhow::Result<Pipeline> {
             },
             hang: false,
         },
-        other => bail!("unknown scenario {other:?} (limit, single, fanout, steady, isolation)"),
+        other => {
+            bail!("unknown scenario {other:?} (limit, single, fanout, steady, isolation, ready)")
+        }
     })
 }
 
@@ -191,6 +194,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     limit("limit-100", 100, LIMIT_FANOUT, count).await?,
                 ]
             }
+            "ready" => vec![ready::run(scaled(100_000, args.scale), args.partitions).await?],
             other => vec![pipeline(other, args.scale)?.run(&settings).await?],
         };
         for figures in results {

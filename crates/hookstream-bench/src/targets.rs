@@ -49,6 +49,19 @@ pub fn check(figures: &[Figures]) -> Vec<Verdict> {
     if let (Some(i), Some(f)) = (get("isolation"), get("fanout")) {
         out.push(at_least("isolation / fanout", rate(i) / rate(f), 0.8));
     }
+    if let Some(r) = get("ready") {
+        let seconds = |key: &str| r.extra[key].as_f64().unwrap_or(f64::INFINITY);
+        out.push(at_most(
+            "ready from sled s",
+            seconds("ready_from_sled_s"),
+            2.0,
+        ));
+        out.push(at_most(
+            "ready from empty sled s",
+            seconds("ready_from_empty_s"),
+            15.0,
+        ));
+    }
     for f in figures {
         if let Some(p) = f.process("dispatch") {
             out.push(at_most(

@@ -2,7 +2,7 @@
 //! tiers), each feeding partition lanes, over one shared [`Core`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hookstream_kafka::admin::{ensure_topics, pipeline_topics, retry_topics};
 use hookstream_kafka::log::{EventLog, Follower};
@@ -48,6 +48,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
     config.validate().map_err(RunError::Config)?;
+    let started = Instant::now();
     let schedule = config.schedule();
     let mut specs = pipeline_topics(&kafka);
     specs.extend(retry_topics(&kafka, schedule.tiers(), &config.schedule_ms));
@@ -120,7 +121,9 @@ pub async fn run(
         lane_config,
         stop.clone(),
     ));
-    let mut health = tokio::spawn(health::serve(health_listener, stop.clone()));
+    let ready = health::Readiness::default();
+    let mut health = tokio::spawn(health::serve(health_listener, ready.clone(), stop.clone()));
+    let catch_up = tokio::spawn(catch_up(core.clone(), store.clone(), ready, started));
     let acks = tokio::spawn(flush_acks(store.clone(), stop.clone()));
     info!(group = %config.group_id, tiers = ?tier_topics, "dispatcher started");
 
@@ -147,6 +150,7 @@ pub async fn run(
     }
     follower_stop.cancel();
     acks.abort();
+    catch_up.abort();
     store.flush()?;
     info!("dispatcher stopped");
     result
@@ -192,3 +196,24 @@ async fn flush_acks(store: Arc<Store>, stop: CancellationToken) {
 }
 
 const ACK_FLUSH: Duration = Duration::from_millis(200);
+
+/// Folds the webhook log up to its current end, then reports the dispatcher ready.
+async fn catch_up(core: Arc<Core>, store: Arc<Store>, ready: health::Readiness, started: Instant) {
+    let follower = core.barrier.follower();
+    loop {
+        match follower.catch_up(Duration::from_secs(30)).await {
+            Ok(()) => break,
+            Err(KafkaError::FollowerStopped) => return,
+            Err(e) => {
+                warn!(error = %e, folded = follower.applied(), "still catching up with the webhook log")
+            }
+        }
+    }
+    ready.set();
+    info!(
+        folded = follower.applied(),
+        webhooks = store.count(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "view caught up with the webhook log; ready"
+    );
+}

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use hookstream_model::{Codec, WebhookEvent};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -67,6 +68,14 @@ pub trait Fold: Send + Sync + 'static {
     /// Applies the event at `offset`. Must be idempotent for offsets below `next_offset`.
     fn apply(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), Self::Error>;
 
+    /// Applies consecutive events at once (a follower catching up hands them over in batches).
+    /// The default applies them one by one.
+    fn apply_all(&self, events: &[(i64, Option<WebhookEvent>)]) -> Result<(), Self::Error> {
+        events
+            .iter()
+            .try_for_each(|(offset, event)| self.apply(*offset, event.clone()))
+    }
+
     /// Forgets everything, so that folding starts again at offset 0.
     fn reset(&self) -> Result<(), Self::Error>;
 }
@@ -94,6 +103,9 @@ impl Follower {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "100")
+            // Folding is slower than fetching: a small prefetch keeps a long log out of memory.
+            .set("queued.max.messages.kbytes", "4096")
+            .set("queued.min.messages", "5000")
             // A position outside the log (topic recreated under a running follower) must stop
             // folding, not jump to the end and pass the barrier on an incomplete view.
             .set("auto.offset.reset", "error")
@@ -216,6 +228,9 @@ fn fetch_high_watermark(
     }
 }
 
+/// Events a follower folds at once at most, when it is behind.
+const FOLD_BATCH: usize = 1000;
+
 async fn follow<F: Fold>(
     consumer: Arc<StreamConsumer>,
     fold: Arc<F>,
@@ -223,12 +238,13 @@ async fn follow<F: Fold>(
     shutdown: CancellationToken,
 ) {
     let codec = Codec::<WebhookEvent>::new();
+    let mut batch: Vec<(i64, Option<WebhookEvent>)> = Vec::with_capacity(FOLD_BATCH);
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return,
             message = consumer.recv() => message,
         };
-        let message = match message {
+        let mut message = match message {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "event log read failed; retrying");
@@ -236,26 +252,48 @@ async fn follow<F: Fold>(
                 continue;
             }
         };
-        let offset = message.offset();
-        if offset < fold.next_offset() {
-            continue;
+        // Take what has already arrived along with it: one fold transaction for all of them.
+        loop {
+            let offset = message.offset();
+            if offset >= fold.next_offset() {
+                batch.push((offset, decode(&codec, offset, message.payload())));
+            }
+            drop(message);
+            if batch.len() >= FOLD_BATCH {
+                break;
+            }
+            match consumer.recv().now_or_never() {
+                Some(Ok(next)) => message = next,
+                _ => break,
+            }
         }
-        let event = match message.payload().map(|p| codec.decode(p)) {
-            Some(Ok(event)) => Some(event),
-            Some(Err(e)) => {
-                error!(offset, error = %e, "undecodable event in the webhook log; skipped");
-                None
-            }
-            None => {
-                error!(offset, "empty record in the webhook log; skipped");
-                None
-            }
+        let Some(&(last, _)) = batch.last() else {
+            continue;
         };
-        if let Err(e) = fold.apply(offset, event) {
-            error!(offset, error = %e, "cannot apply a webhook log event; the follower stops");
+        if let Err(e) = fold.apply_all(&batch) {
+            error!(offset = last, error = %e, "cannot apply webhook log events; the follower stops");
             return;
         }
-        debug!(offset, "applied webhook log event");
-        applied.send_replace(offset + 1);
+        debug!(events = batch.len(), last, "applied webhook log events");
+        batch.clear();
+        applied.send_replace(last + 1);
+    }
+}
+
+fn decode(
+    codec: &Codec<WebhookEvent>,
+    offset: i64,
+    payload: Option<&[u8]>,
+) -> Option<WebhookEvent> {
+    match payload.map(|p| codec.decode(p)) {
+        Some(Ok(event)) => Some(event),
+        Some(Err(e)) => {
+            error!(offset, error = %e, "undecodable event in the webhook log; skipped");
+            None
+        }
+        None => {
+            error!(offset, "empty record in the webhook log; skipped");
+            None
+        }
     }
 }

@@ -193,6 +193,11 @@ impl Store {
         Ok(out)
     }
 
+    /// How many webhooks the view holds.
+    pub fn count(&self) -> usize {
+        self.webhooks.len()
+    }
+
     /// The acknowledged versions of this dispatcher.
     pub fn acks(&self) -> &Acks {
         &self.acks
@@ -204,8 +209,9 @@ impl Store {
         self.db.flush().map(|_| ()).map_err(|e| self.sled_err(e))
     }
 
-    /// Applies one event of the log, atomically with the new `next_offset`.
-    fn apply_event(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), StoreError> {
+    /// Applies events of the log in one transaction, atomically with the new `next_offset`.
+    /// Events below the stored `next_offset` are skipped: they were applied before.
+    fn apply_events(&self, events: &[(i64, Option<WebhookEvent>)]) -> Result<(), StoreError> {
         let trees = (
             &self.webhooks,
             &self.by_category,
@@ -213,78 +219,21 @@ impl Store {
             &self.meta,
         );
         let result = trees.transaction(|(webhooks, by_category, by_account, meta)| {
-            let next = match meta.get(NEXT_OFFSET)? {
+            let mut next = match meta.get(NEXT_OFFSET)? {
                 None => 0,
                 Some(bytes) => decode_i64(&bytes).map_err(ConflictableTransactionError::Abort)?,
             };
-            if offset < next {
-                return Ok(());
+            let before = next;
+            for (offset, event) in events {
+                if *offset < next {
+                    continue;
+                }
+                apply_one(webhooks, by_category, by_account, *offset, event.as_ref())?;
+                next = offset + 1;
             }
-            let load = |id: WebhookId| -> Result<
-                    Option<Webhook>,
-                    ConflictableTransactionError<StoreError>,
-                > {
-                    match webhooks.get(id.0.to_be_bytes())? {
-                        None => Ok(None),
-                        Some(bytes) => decode_webhook(&bytes)
-                            .map(Some)
-                            .map_err(ConflictableTransactionError::Abort),
-                    }
-                };
-            let save = |w: &Webhook| -> Result<(), ConflictableTransactionError<StoreError>> {
-                webhooks.insert(&w.id.to_be_bytes(), encode_webhook(w))?;
-                Ok(())
-            };
-            match event.as_ref().map(|e| &e.event) {
-                None => {}
-                Some(Event::Registered {
-                    account,
-                    url,
-                    category,
-                    secret,
-                }) => {
-                    let webhook = Webhook {
-                        id: WebhookId::from_log_offset(offset).0,
-                        account: account.0.clone(),
-                        url: url.clone(),
-                        category: category.key(),
-                        secret: secret.clone(),
-                        first_failed_at: None,
-                        last_failed_at: None,
-                    };
-                    save(&webhook)?;
-                    by_category.insert(category_key(*category, webhook.id()), &[])?;
-                    by_account.insert(account_key(account, webhook.id()), &[])?;
-                }
-                Some(Event::Failed {
-                    webhook_id,
-                    first_failed_at,
-                    last_failed_at,
-                }) => {
-                    if let Some(mut w) = load(*webhook_id)? {
-                        w.first_failed_at = Some(w.first_failed_at.unwrap_or(*first_failed_at));
-                        w.last_failed_at =
-                            Some((*last_failed_at).max(w.last_failed_at.unwrap_or(0)));
-                        save(&w)?;
-                    }
-                }
-                Some(Event::Recovered { webhook_id }) => {
-                    if let Some(mut w) = load(*webhook_id)? {
-                        w.first_failed_at = None;
-                        save(&w)?;
-                    }
-                }
-                Some(Event::Removed { webhook_id, .. }) => {
-                    if let Some(w) = load(*webhook_id)? {
-                        webhooks.remove(&w.id.to_be_bytes())?;
-                        if let Some(c) = w.category() {
-                            by_category.remove(category_key(c, w.id()))?;
-                        }
-                        by_account.remove(account_key(&AccountId(w.account.clone()), w.id()))?;
-                    }
-                }
+            if next != before {
+                meta.insert(NEXT_OFFSET, &next.to_be_bytes())?;
             }
-            meta.insert(NEXT_OFFSET, &(offset + 1).to_be_bytes())?;
             Ok(())
         });
         self.subscribers.invalidate();
@@ -296,6 +245,81 @@ impl Store {
     }
 }
 
+type Tx<'a> = &'a sled::transaction::TransactionalTree;
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// Applies the event at `offset` inside a fold transaction.
+fn apply_one(
+    webhooks: Tx<'_>,
+    by_category: Tx<'_>,
+    by_account: Tx<'_>,
+    offset: i64,
+    event: Option<&WebhookEvent>,
+) -> TxResult<()> {
+    let load =
+        |id: WebhookId| -> Result<Option<Webhook>, ConflictableTransactionError<StoreError>> {
+            match webhooks.get(id.0.to_be_bytes())? {
+                None => Ok(None),
+                Some(bytes) => decode_webhook(&bytes)
+                    .map(Some)
+                    .map_err(ConflictableTransactionError::Abort),
+            }
+        };
+    let save = |w: &Webhook| -> Result<(), ConflictableTransactionError<StoreError>> {
+        webhooks.insert(&w.id.to_be_bytes(), encode_webhook(w))?;
+        Ok(())
+    };
+    match event.map(|e| &e.event) {
+        None => {}
+        Some(Event::Registered {
+            account,
+            url,
+            category,
+            secret,
+        }) => {
+            let webhook = Webhook {
+                id: WebhookId::from_log_offset(offset).0,
+                account: account.0.clone(),
+                url: url.clone(),
+                category: category.key(),
+                secret: secret.clone(),
+                first_failed_at: None,
+                last_failed_at: None,
+            };
+            save(&webhook)?;
+            by_category.insert(category_key(*category, webhook.id()), &[])?;
+            by_account.insert(account_key(account, webhook.id()), &[])?;
+        }
+        Some(Event::Failed {
+            webhook_id,
+            first_failed_at,
+            last_failed_at,
+        }) => {
+            if let Some(mut w) = load(*webhook_id)? {
+                w.first_failed_at = Some(w.first_failed_at.unwrap_or(*first_failed_at));
+                w.last_failed_at = Some((*last_failed_at).max(w.last_failed_at.unwrap_or(0)));
+                save(&w)?;
+            }
+        }
+        Some(Event::Recovered { webhook_id }) => {
+            if let Some(mut w) = load(*webhook_id)? {
+                w.first_failed_at = None;
+                save(&w)?;
+            }
+        }
+        Some(Event::Removed { webhook_id, .. }) => {
+            if let Some(w) = load(*webhook_id)? {
+                webhooks.remove(&w.id.to_be_bytes())?;
+                if let Some(c) = w.category() {
+                    by_category.remove(category_key(c, w.id()))?;
+                }
+                by_account.remove(account_key(&AccountId(w.account.clone()), w.id()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Fold for Store {
     type Error = StoreError;
 
@@ -304,7 +328,11 @@ impl Fold for Store {
     }
 
     fn apply(&self, offset: i64, event: Option<WebhookEvent>) -> Result<(), StoreError> {
-        self.apply_event(offset, event)
+        self.apply_events(&[(offset, event)])
+    }
+
+    fn apply_all(&self, events: &[(i64, Option<WebhookEvent>)]) -> Result<(), StoreError> {
+        self.apply_events(events)
     }
 
     fn reset(&self) -> Result<(), StoreError> {

@@ -267,3 +267,34 @@ fn acks_held_in_memory_are_read_before_and_after_their_flush() {
     assert_eq!(store.acks().newest(w, c, 1).expect("reads"), Some(7));
     assert_eq!(store.acks().newest(w, c, 2).expect("reads"), Some(9));
 }
+
+#[test]
+fn a_batch_folds_like_one_event_at_a_time_and_skips_what_was_applied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("opens");
+    store
+        .apply(0, registered("a", Category::Game))
+        .expect("applies");
+    let batch = vec![
+        (0, registered("a", Category::Game)), // already applied: skipped, not a second webhook
+        (1, registered("b", Category::Game)),
+        (2, None), // undecodable: only advances the offset
+        (
+            3,
+            event(Event::Removed {
+                webhook_id: WebhookId(1),
+                reason: RemovalReason::Deleted,
+            }),
+        ),
+    ];
+    store.apply_all(&batch).expect("applies the batch");
+    assert_eq!(store.next_offset(), 4);
+    let ids: Vec<i64> = store
+        .by_category(Category::Game)
+        .expect("reads")
+        .iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(ids, [2], "webhook 1 removed within the batch, 2 registered");
+    assert_eq!(store.count(), 1);
+}
