@@ -47,9 +47,7 @@ impl<T: AvroRecord> Codec<T> {
     pub fn new() -> Codec<T> {
         let schema = parse(T::NAME, T::SCHEMA);
         let fingerprint = fingerprint_of(&schema);
-        let mut header = [0u8; HEADER_LEN];
-        header[..2].copy_from_slice(&MAGIC);
-        header[2..].copy_from_slice(&fingerprint);
+        let header = header_of(fingerprint);
         let mut writers = HashMap::new();
         for old in T::HISTORY {
             let old = parse(T::NAME, old);
@@ -81,7 +79,8 @@ impl<T: AvroRecord> Codec<T> {
 
     /// Encodes a value of the current schema (also used by tests to write old shapes).
     pub fn encode_value(&self, value: Value) -> Result<Vec<u8>, EncodeError> {
-        write_single_object(&self.schema, value, T::NAME)
+        // The header is computed once: the schema's fingerprint costs more than the datum.
+        framed(&self.header, &self.schema, value, T::NAME)
     }
 
     /// Decodes a single-object encoded record written with any known schema version.
@@ -138,13 +137,30 @@ pub fn write_single_object(
     value: Value,
     record: &'static str,
 ) -> Result<Vec<u8>, EncodeError> {
+    framed(&header_of(fingerprint_of(schema)), schema, value, record)
+}
+
+/// The single-object header: the magic bytes, then the schema's fingerprint.
+fn header_of(fingerprint: [u8; 8]) -> [u8; HEADER_LEN] {
+    let mut header = [0u8; HEADER_LEN];
+    header[..2].copy_from_slice(&MAGIC);
+    header[2..].copy_from_slice(&fingerprint);
+    header
+}
+
+/// `header` followed by `value` as an Avro datum of `schema` (validated against it).
+fn framed(
+    header: &[u8],
+    schema: &Schema,
+    value: Value,
+    record: &'static str,
+) -> Result<Vec<u8>, EncodeError> {
     let body = apache_avro::to_avro_datum(schema, value).map_err(|e| EncodeError {
         record,
         message: e.to_string(),
     })?;
-    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&fingerprint_of(schema));
+    let mut out = Vec::with_capacity(header.len() + body.len());
+    out.extend_from_slice(header);
     out.extend_from_slice(&body);
     Ok(out)
 }
