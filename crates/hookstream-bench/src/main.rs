@@ -1,6 +1,7 @@
 //! `hookstream-bench`: the end-to-end benchmark. Run it with `scripts/bench.sh`, which builds
 //! it in release mode and starts the broker; see BENCHMARKS.md for what it measures.
 
+mod cdc;
 mod clock;
 mod driver;
 mod limit;
@@ -39,7 +40,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "limit,single,fanout,steady,isolation,ready"
+        default_value = "limit,single,fanout,steady,isolation,ready,cdc"
     )]
     scenarios: Vec<String>,
     /// Multiplies every count (changes, requests, seconds of `steady`): 0.1 for a quick look.
@@ -121,7 +122,9 @@ fn pipeline(name: &str, scale: f64) -> anyhow::Result<Pipeline> {
             hang: false,
         },
         other => {
-            bail!("unknown scenario {other:?} (limit, single, fanout, steady, isolation, ready)")
+            bail!(
+                "unknown scenario {other:?} (limit, single, fanout, steady, isolation, ready, cdc)"
+            )
         }
     })
 }
@@ -195,6 +198,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 ]
             }
             "ready" => vec![ready::run(scaled(100_000, args.scale), args.partitions).await?],
+            "cdc" => vec![
+                cdc::run(
+                    scaled(200_000, args.scale),
+                    args.partitions,
+                    settings.deadline,
+                )
+                .await?,
+            ],
             other => vec![pipeline(other, args.scale)?.run(&settings).await?],
         };
         for figures in results {
