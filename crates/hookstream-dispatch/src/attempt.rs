@@ -104,7 +104,7 @@ impl Core {
         let (outcome, retry_after) = match lease {
             None => (Outcome::Failed(Failure::CircuitOpen), None),
             Some(lease) => {
-                let response = self.deliverer.send(&delivery).await;
+                let response = self.deliverer.send(&delivery, lease.url()).await;
                 lease.finish(!matches!(response.outcome, Outcome::Failed(_)));
                 debug!(webhook = webhook.id, delivery = %job.delivery_id, attempt = job.attempt, outcome = ?response.outcome, latency_ms = response.latency.as_millis() as u64, "delivery attempt");
                 (response.outcome, response.retry_after)

@@ -91,7 +91,8 @@ impl Deliverer {
     }
 
     /// Sends one delivery and classifies the result. Never panics on network input.
-    pub async fn send(&self, delivery: &Delivery<'_>) -> Response {
+    /// `parsed` is the delivery's URL already parsed, when the caller has it.
+    pub async fn send(&self, delivery: &Delivery<'_>, parsed: Option<&reqwest::Url>) -> Response {
         let started = Instant::now();
         let timestamp = hookstream_model::now_millis() / 1000;
         let signature = sign::signature(
@@ -100,9 +101,11 @@ impl Deliverer {
             timestamp,
             &delivery.body,
         );
-        let mut request = self
-            .client
-            .post(delivery.url)
+        let request = match parsed {
+            Some(url) => self.client.post(url.clone()),
+            None => self.client.post(delivery.url),
+        };
+        let mut request = request
             .header(CONTENT_TYPE, "application/json")
             .header("X-Secret", delivery.secret)
             .header("webhook-id", delivery.delivery_id)
@@ -120,8 +123,11 @@ impl Deliverer {
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                // The body is not read: the status is the answer.
-                (Outcome::of_status(response.status().as_u16()), retry_after)
+                let outcome = Outcome::of_status(response.status().as_u16());
+                // The status is the answer; the body is read only so that the connection can
+                // serve the next request (an unread body closes it), and only so far.
+                drain(response).await;
+                (outcome, retry_after)
             }
             Err(e) => (Outcome::Failed(Failure::Error(classify(&e))), None),
         };
@@ -129,6 +135,19 @@ impl Deliverer {
             outcome,
             retry_after,
             latency: started.elapsed(),
+        }
+    }
+}
+
+/// A receiver's answer body read beyond this closes the connection instead.
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+async fn drain(mut response: reqwest::Response) {
+    let mut read = 0;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        read += chunk.len();
+        if read > DRAIN_LIMIT {
+            return;
         }
     }
 }
@@ -148,6 +167,79 @@ fn classify(error: &reqwest::Error) -> AttemptError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A receiver that answers every request on a connection with `200` and a 32 KiB body
+    /// (more than the client reads with the headers), counting the connections it accepted.
+    async fn receiver() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("addr");
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut seen = Vec::new();
+                    loop {
+                        let Ok(n) = stream.read(&mut buf).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        // One request per read of its end: headers and a body of "{}".
+                        while let Some(end) = seen.windows(6).position(|w| w == b"\r\n\r\n{}") {
+                            seen.drain(..end + 6);
+                            let body = "x".repeat(32 * 1024);
+                            let answer = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            if stream.write_all(answer.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}/hook"), connections)
+    }
+
+    #[tokio::test]
+    async fn a_connection_serves_the_next_delivery_after_a_body() {
+        let (url, connections) = receiver().await;
+        let deliverer = Deliverer::new(&DispatchConfig::default()).expect("client");
+        let parsed = reqwest::Url::parse(&url).expect("url");
+        for n in 0..3 {
+            let delivery = Delivery {
+                url: &url,
+                secret: "s",
+                delivery_id: "msg_1",
+                category: Category::Game,
+                op: ChangeOp::Update,
+                body: Bytes::from_static(b"{}"),
+                replay: false,
+            };
+            let parsed = (n % 2 == 0).then_some(&parsed);
+            let response = deliverer.send(&delivery, parsed).await;
+            assert_eq!(response.outcome, Outcome::Delivered { status: 200 });
+        }
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            1,
+            "the answer's body was read, so the connection was kept"
+        );
+    }
 
     #[test]
     fn statuses_are_classified_once() {

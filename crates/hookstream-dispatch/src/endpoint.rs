@@ -81,8 +81,8 @@ pub struct Endpoints {
 #[derive(Default)]
 struct Maps {
     by_origin: HashMap<String, Arc<Endpoint>>,
-    /// Webhook URL → its origin's endpoint, so a delivery parses no URL.
-    by_url: HashMap<String, Arc<Endpoint>>,
+    /// Webhook URL → its origin's endpoint and the URL parsed, so a delivery parses no URL.
+    by_url: HashMap<String, (Arc<Endpoint>, Option<reqwest::Url>)>,
 }
 
 /// URLs remembered before `by_url` is started afresh (removed webhooks leave entries).
@@ -91,11 +91,17 @@ const MAX_URLS: usize = 200_000;
 /// Leave to send one request to an endpoint: holds one of its concurrency slots.
 pub struct Lease {
     endpoint: Arc<Endpoint>,
+    url: Option<reqwest::Url>,
     breaker: Breaker,
     _slot: OwnedSemaphorePermit,
 }
 
 impl Lease {
+    /// The webhook URL, parsed once for all its deliveries (`None` if it does not parse).
+    pub fn url(&self) -> Option<&reqwest::Url> {
+        self.url.as_ref()
+    }
+
     /// Records the request's outcome in the endpoint's breaker.
     pub fn finish(self, success: bool) {
         let mut circuit = self
@@ -116,14 +122,15 @@ impl Endpoints {
         }
     }
 
-    fn endpoint(&self, url: &str) -> Arc<Endpoint> {
+    fn endpoint(&self, url: &str) -> (Arc<Endpoint>, Option<reqwest::Url>) {
         let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(endpoint) = maps.by_url.get(url) {
-            return endpoint.clone();
+        if let Some(known) = maps.by_url.get(url) {
+            return known.clone();
         }
+        let parsed = reqwest::Url::parse(url).ok();
         let endpoint = maps
             .by_origin
-            .entry(origin(url))
+            .entry(origin(parsed.as_ref(), url))
             .or_insert_with(|| {
                 Arc::new(Endpoint {
                     slots: Arc::new(Semaphore::new(self.concurrency)),
@@ -134,13 +141,14 @@ impl Endpoints {
         if maps.by_url.len() >= MAX_URLS {
             maps.by_url.clear();
         }
-        maps.by_url.insert(url.to_owned(), endpoint.clone());
-        endpoint
+        maps.by_url
+            .insert(url.to_owned(), (endpoint.clone(), parsed.clone()));
+        (endpoint, parsed)
     }
 
     /// Waits for a free slot of the endpoint, then asks its breaker. `None`: circuit open.
     pub async fn lease(&self, url: &str) -> Option<Lease> {
-        let endpoint = self.endpoint(url);
+        let (endpoint, url) = self.endpoint(url);
         let slot = endpoint.slots.clone().acquire_owned().await.ok()?;
         let admission = {
             let mut circuit = endpoint.circuit.lock().unwrap_or_else(|p| p.into_inner());
@@ -149,6 +157,7 @@ impl Endpoints {
         match admission {
             Admission::Send { .. } => Some(Lease {
                 endpoint,
+                url,
                 breaker: self.breaker,
                 _slot: slot,
             }),
@@ -158,7 +167,7 @@ impl Endpoints {
 
     /// Waits for a free slot of the endpoint and leases it whatever its breaker says.
     pub async fn lease_forced(&self, url: &str) -> Lease {
-        let endpoint = self.endpoint(url);
+        let (endpoint, url) = self.endpoint(url);
         let slot = endpoint
             .slots
             .clone()
@@ -167,6 +176,7 @@ impl Endpoints {
             .expect("endpoint semaphores are never closed");
         Lease {
             endpoint,
+            url,
             breaker: self.breaker,
             _slot: slot,
         }
@@ -188,15 +198,15 @@ impl Endpoints {
 }
 
 /// `scheme://host:port` of a URL; the URL itself if it does not parse.
-fn origin(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => format!(
+fn origin(parsed: Option<&reqwest::Url>, url: &str) -> String {
+    match parsed {
+        Some(u) => format!(
             "{}://{}:{}",
             u.scheme(),
             u.host_str().unwrap_or(""),
             u.port_or_known_default().unwrap_or(0)
         ),
-        Err(_) => url.to_owned(),
+        None => url.to_owned(),
     }
 }
 
