@@ -18,26 +18,9 @@ say "building (release)"
 cargo build --release --locked -q -p hookstream -p hookstream-bench
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-port=${KAFKA_BENCH_PORT:-19292}
-pg_port=${PG_BENCH_PORT:-15632}
-kafka_dir=$(mktemp -d "${TMPDIR:-/tmp}/hookstream-bench-kafka.XXXXXX")
-pg_root=$(mktemp -d "${TMPDIR:-/tmp}/hookstream-bench-pg.XXXXXX")
-chmod 755 "$pg_root" # the server runs as the postgres user when this runs as root
-stop_services() {
-  bash scripts/kafka.sh stop --port "$port" --dir "$kafka_dir" || true
-  bash scripts/postgres.sh stop --port "$pg_port" --dir "$pg_root/data" || true
-  rm -rf "$kafka_dir" "$pg_root"
-}
-trap stop_services EXIT
-
-say "starting Kafka on 127.0.0.1:$port and PostgreSQL on 127.0.0.1:$pg_port"
-KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms1g -Xmx1g} bash scripts/kafka.sh start --port "$port" --dir "$kafka_dir" >/dev/null
-export HOOKSTREAM_TEST_KAFKA=127.0.0.1:$port
-HOOKSTREAM_TEST_POSTGRES=$(bash scripts/postgres.sh start --port "$pg_port" --dir "$pg_root/data")
-export HOOKSTREAM_TEST_POSTGRES
+start_services "${KAFKA_BENCH_PORT:-19292}" "${PG_BENCH_PORT:-15632}" "-Xms1g -Xmx1g" bench
 export HOOKSTREAM_BIN=$target/release/hookstream
-HOOKSTREAM_BENCH_KAFKA_PID=$(<"$kafka_dir/kafka.pid")
-export HOOKSTREAM_BENCH_KAFKA_PID
+export HOOKSTREAM_BENCH_KAFKA_PID=$SERVICES_KAFKA_PID
 
 say "benchmark"
 "$target/release/hookstream-bench" "$@"

@@ -39,3 +39,30 @@ wait_http() {
   echo "no answer from $url after ${seconds}s" >&2
   return 1
 }
+
+# Starts a fresh Kafka broker on 127.0.0.1:$1 (heap $3) and a fresh PostgreSQL server on
+# 127.0.0.1:$2, in temporary directories named after $4, both stopped and removed on exit.
+# Exports HOOKSTREAM_TEST_KAFKA, HOOKSTREAM_TEST_POSTGRES and SERVICES_KAFKA_PID.
+start_services() {
+  SERVICES_KAFKA_PORT=$1 SERVICES_PG_PORT=$2
+  local heap=$3 name=$4
+  SERVICES_KAFKA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/hookstream-$name-kafka.XXXXXX")
+  SERVICES_PG_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/hookstream-$name-pg.XXXXXX")
+  chmod 755 "$SERVICES_PG_ROOT" # the server runs as the postgres user when this runs as root
+  trap stop_services EXIT
+  say "starting Kafka on 127.0.0.1:$SERVICES_KAFKA_PORT and PostgreSQL on 127.0.0.1:$SERVICES_PG_PORT"
+  KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-$heap} bash "$ROOT/scripts/kafka.sh" start \
+    --port "$SERVICES_KAFKA_PORT" --dir "$SERVICES_KAFKA_DIR" >/dev/null
+  export HOOKSTREAM_TEST_KAFKA=127.0.0.1:$SERVICES_KAFKA_PORT
+  HOOKSTREAM_TEST_POSTGRES=$(bash "$ROOT/scripts/postgres.sh" start \
+    --port "$SERVICES_PG_PORT" --dir "$SERVICES_PG_ROOT/data")
+  export HOOKSTREAM_TEST_POSTGRES
+  SERVICES_KAFKA_PID=$(<"$SERVICES_KAFKA_DIR/kafka.pid")
+  export SERVICES_KAFKA_PID
+}
+
+stop_services() {
+  bash "$ROOT/scripts/kafka.sh" stop --port "$SERVICES_KAFKA_PORT" --dir "$SERVICES_KAFKA_DIR" || true
+  bash "$ROOT/scripts/postgres.sh" stop --port "$SERVICES_PG_PORT" --dir "$SERVICES_PG_ROOT/data" || true
+  rm -rf "$SERVICES_KAFKA_DIR" "$SERVICES_PG_ROOT"
+}
