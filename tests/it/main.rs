@@ -6,6 +6,7 @@ mod delivery;
 mod happens_before;
 mod ids;
 mod isolation;
+mod metrics;
 mod postgres;
 mod restart;
 mod retries;

@@ -18,6 +18,7 @@ use crate::endpoint::Endpoints;
 use crate::entity_lock::EntityLocks;
 use crate::lanes::Interrupted;
 use crate::schedule::{Next, Schedule};
+use crate::telemetry::{self, Dropped};
 use crate::waiting::until_ok;
 use crate::{streak, DispatchConfig};
 
@@ -70,6 +71,7 @@ impl Core {
         };
         let Some(webhook) = webhook else {
             debug!(webhook = %job.webhook_id, delivery = %job.delivery_id, "webhook gone; delivery dropped");
+            telemetry::dropped(Dropped::WebhookGone);
             return Ok(());
         };
         let acked = match self.schedule.may_have_retries(&webhook, now_millis()) {
@@ -80,6 +82,7 @@ impl Core {
         // Replays resend history on purpose and are never superseded.
         if !job.replay && newest.is_some_and(|newest| newest >= job.source_offset) {
             info!(webhook = %job.webhook_id, entity = job.entity_id, version = job.source_offset, "superseded by a newer acknowledged version; dropped");
+            telemetry::dropped(Dropped::Superseded);
             return Ok(());
         }
         let delivery = Delivery {
@@ -102,11 +105,15 @@ impl Core {
             self.endpoints.lease(&webhook.url).await
         };
         let (outcome, retry_after) = match lease {
-            None => (Outcome::Failed(Failure::CircuitOpen), None),
+            None => {
+                telemetry::attempt(job.category, &Outcome::Failed(Failure::CircuitOpen), None);
+                (Outcome::Failed(Failure::CircuitOpen), None)
+            }
             Some(lease) => {
                 let response = self.deliverer.send(&delivery, lease.url()).await;
                 lease.finish(!matches!(response.outcome, Outcome::Failed(_)));
-                debug!(webhook = webhook.id, delivery = %job.delivery_id, attempt = job.attempt, outcome = ?response.outcome, latency_ms = response.latency.as_millis() as u64, "delivery attempt");
+                telemetry::attempt(job.category, &response.outcome, Some(response.latency));
+                debug!(webhook = webhook.id, delivery = %job.delivery_id, attempt = job.attempt, partition = job.source_partition, version = job.source_offset, outcome = ?response.outcome, latency_ms = response.latency.as_millis() as u64, "delivery attempt");
                 (response.outcome, response.retry_after)
             }
         };
@@ -253,6 +260,7 @@ impl Core {
         };
         self.append_durably(event, "append the removal", stop)
             .await?;
+        telemetry::removed(reason);
         info!(
             webhook = webhook.id,
             reason = reason.as_str(),
@@ -282,7 +290,8 @@ impl Core {
         job: &DeliveryJob,
         stop: &CancellationToken,
     ) -> Result<(), Interrupted> {
-        let topic = &self.tier_topics[tier.min(self.tier_topics.len() - 1)];
+        let tier = tier.min(self.tier_topics.len() - 1);
+        let topic = &self.tier_topics[tier];
         let payload = self
             .job_codec
             .encode(job)
@@ -292,6 +301,9 @@ impl Core {
                 .send(topic, None, job.delivery_id.as_bytes(), &payload)
         })
         .await?;
+        if let Some(name) = self.schedule.tiers().get(tier) {
+            telemetry::queued(name);
+        }
         Ok(())
     }
 }

@@ -21,6 +21,7 @@ use crate::deliver::{ClientError, Deliverer};
 use crate::endpoint::{Breaker, Endpoints};
 use crate::lanes::{self, LaneConfig, LaneConsumer, Revocations};
 use crate::retries::Retries;
+use crate::telemetry::{self, Render};
 use crate::{health, DispatchConfig};
 
 /// Why a dispatcher stopped before being asked to.
@@ -45,6 +46,7 @@ pub async fn run(
     config: DispatchConfig,
     kafka: KafkaConfig,
     health_listener: tokio::net::TcpListener,
+    metrics: Option<Render>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
     config.validate().map_err(RunError::Config)?;
@@ -122,7 +124,13 @@ pub async fn run(
         stop.clone(),
     ));
     let ready = health::Readiness::default();
-    let mut health = tokio::spawn(health::serve(health_listener, ready.clone(), stop.clone()));
+    telemetry::ready(false);
+    let mut health = tokio::spawn(health::serve(
+        health_listener,
+        ready.clone(),
+        metrics,
+        stop.clone(),
+    ));
     let catch_up = tokio::spawn(catch_up(core.clone(), store.clone(), ready, started));
     let acks = tokio::spawn(flush_acks(store.clone(), stop.clone()));
     info!(group = %config.group_id, tiers = ?tier_topics, "dispatcher started");

@@ -1,4 +1,4 @@
-//! `/healthz` and `/readyz` of a dispatcher.
+//! `/healthz`, `/readyz` and `/metrics` of a dispatcher.
 //!
 //! Live as soon as it serves; ready once its view has folded the webhook log up to the end it
 //! had at start, so that an orchestrator does not count a dispatcher that is still rebuilding
@@ -13,6 +13,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::telemetry::{self, Render};
+
 /// Whether the dispatcher is ready; set once, by the start-up catch-up.
 #[derive(Debug, Clone, Default)]
 pub struct Readiness(Arc<AtomicBool>);
@@ -20,6 +22,7 @@ pub struct Readiness(Arc<AtomicBool>);
 impl Readiness {
     pub fn set(&self) {
         self.0.store(true, Ordering::SeqCst);
+        telemetry::ready(true);
     }
 
     pub fn is_ready(&self) -> bool {
@@ -30,6 +33,7 @@ impl Readiness {
 pub async fn serve(
     listener: TcpListener,
     ready: Readiness,
+    metrics: Option<Render>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -43,6 +47,15 @@ pub async fn serve(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "catching up with the webhook log",
                     ),
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || async move {
+                match &metrics {
+                    Some(render) => (StatusCode::OK, render()),
+                    None => (StatusCode::NOT_FOUND, "metrics are off".to_owned()),
                 }
             }),
         );

@@ -25,6 +25,7 @@ pub mod retries;
 pub mod schedule;
 pub mod sign;
 mod streak;
+pub mod telemetry;
 mod waiting;
 
 pub use config::DispatchConfig;

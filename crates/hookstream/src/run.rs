@@ -75,8 +75,9 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
             config.kafka.clone(),
             shutdown.clone(),
         );
+        let metrics = recorder.clone();
         tasks.spawn(async move {
-            hookstream_dispatch::run(dispatch, kafka, listener, token)
+            hookstream_dispatch::run(dispatch, kafka, listener, metrics, token)
                 .await
                 .context("dispatch")
         });
@@ -98,14 +99,38 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
 
 /// Installs the process-wide Prometheus recorder; returns how to render it.
 fn install_metrics() -> Option<std::sync::Arc<dyn Fn() -> String + Send + Sync>> {
-    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
-        Ok(handle) => Some(std::sync::Arc::new(move || handle.render())),
+    let builder = metrics_exporter_prometheus::PrometheusBuilder::new().set_buckets_for_metric(
+        metrics_exporter_prometheus::Matcher::Full(
+            hookstream_dispatch::telemetry::DELIVERY_DURATION.into(),
+        ),
+        hookstream_dispatch::telemetry::DELIVERY_BUCKETS,
+    );
+    let installed = builder
+        .map_err(|e| e.to_string())
+        .and_then(|b| b.install_recorder().map_err(|e| e.to_string()));
+    match installed {
+        Ok(handle) => {
+            // Histogram samples wait in the recorder until upkeep folds them into buckets;
+            // without it they would pile up between scrapes.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(METRICS_UPKEEP);
+                    upkeep.run_upkeep();
+                })
+                .ok()?;
+            Some(std::sync::Arc::new(move || handle.render()))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "metrics are off");
             None
         }
     }
 }
+
+/// How often the metrics recorder folds histogram samples.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
     let listener = TcpListener::bind(addr)
