@@ -1,4 +1,4 @@
-//! The dispatcher's `/metrics`: after a known scenario, the counters it must show.
+//! `/metrics` of the dispatcher and the API: after a known scenario, the counters they must show.
 
 use std::collections::BTreeMap;
 
@@ -49,7 +49,7 @@ fn value(samples: &BTreeMap<Series, f64>, name: &str, labels: &[(&str, &str)]) -
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scrape_shows_deliveries_by_result_removals_and_readiness() {
+async fn scrapes_show_deliveries_by_result_removals_readiness_and_api_requests() {
     let stack = Stack::new("metrics");
     let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
     let dispatch = stack.spawn("dispatch", "dispatch");
@@ -116,6 +116,30 @@ async fn a_scrape_shows_deliveries_by_result_removals_and_readiness() {
             "{name}{labels:?} in the scrape:\n{samples:#?}"
         );
     }
+    let api_samples = {
+        let response = reqwest::get(format!("{}/metrics", api.base))
+            .await
+            .expect("api answers");
+        assert_eq!(response.status(), 200);
+        parse(&response.text().await.expect("body"))
+    };
+    let requests = |route: &str, method: &str, status: &str| {
+        value(
+            &api_samples,
+            "hookstream_api_requests_total",
+            &[("method", method), ("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(
+        requests("/webhooks", "POST", "200"),
+        2.0,
+        "{api_samples:#?}"
+    );
+    assert!(
+        requests("/webhooks/{id}", "GET", "404") >= 1.0,
+        "the GET that saw the removal, by its declared route: {api_samples:#?}"
+    );
+
     let buckets = samples
         .keys()
         .filter(|(name, _)| name == "hookstream_delivery_duration_seconds_bucket")

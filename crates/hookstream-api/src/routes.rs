@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -21,7 +22,12 @@ pub struct AppState {
     keys: Arc<Keys>,
     registry: Arc<Registry>,
     max_body_bytes: usize,
+    /// Renders the process's Prometheus metrics, when a recorder is installed.
+    metrics: Option<Render>,
 }
+
+/// Renders metrics in the Prometheus text format.
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
 impl AppState {
     pub fn new(keys: Arc<Keys>, registry: Arc<Registry>, config: &ApiConfig) -> AppState {
@@ -29,7 +35,14 @@ impl AppState {
             keys,
             registry,
             max_body_bytes: config.max_body_bytes,
+            metrics: None,
         }
+    }
+
+    /// Serves `/metrics` with what `render` returns.
+    pub fn with_metrics(mut self, render: Option<Render>) -> AppState {
+        self.metrics = render;
+        self
     }
 }
 
@@ -40,7 +53,32 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/{id}", get(show).delete(remove))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn(count_requests))
         .with_state(state)
+}
+
+/// Counts every request to a known route as `hookstream_api_requests_total{route, method,
+/// status}`, the route as declared (`/webhooks/{id}`), not as requested.
+async fn count_requests(request: Request, next: Next) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("hookstream_api_requests_total", "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    match &state.metrics {
+        Some(render) => (StatusCode::OK, render()).into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are off").into_response(),
+    }
 }
 
 /// A webhook as the API shows it (DESIGN.md §1).

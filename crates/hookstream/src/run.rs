@@ -37,6 +37,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         let listener = bind(&config.api.listen, "api").await?;
         let (state, follower) =
             hookstream_api::build(&config.api, &config.kafka, shutdown.clone()).await?;
+        let state = state.with_metrics(recorder.clone());
         let token = shutdown.clone();
         tasks.spawn(async move {
             hookstream_api::serve(state, listener, token)
