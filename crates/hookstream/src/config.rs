@@ -48,6 +48,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// Every key with its default and its documentation (`hookstream config default`).
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
 /// The environment variables that set configuration: `HOOKSTREAM_<SECTION>__<KEY>`.
 pub const ENV_PREFIX: &str = "HOOKSTREAM_";
 
@@ -128,6 +131,49 @@ mod tests {
             assert_eq!(config.capture, CaptureConfig::default());
             Ok(())
         });
+    }
+
+    /// Dotted paths of every key in a TOML table (tables themselves are not keys).
+    fn keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+        for (key, value) in table {
+            let path = format!("{prefix}{key}");
+            match value {
+                toml::Value::Table(inner) if !inner.is_empty() => {
+                    keys(inner, &format!("{path}."), out)
+                }
+                toml::Value::Table(_) => {} // an empty map such as kafka.client
+                _ => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn the_commented_default_file_is_the_defaults_and_names_every_key() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).expect("the default file parses");
+        assert_eq!(
+            parsed,
+            Config::default(),
+            "its values are the built-in defaults"
+        );
+        let file: toml::Table = toml::from_str(DEFAULT_TOML).expect("parses");
+        let defaults = toml::Table::try_from(Config::default()).expect("serialises");
+        let (mut in_file, mut all) = (Vec::new(), Vec::new());
+        keys(&file, "", &mut in_file);
+        keys(&defaults, "", &mut all);
+        in_file.sort();
+        all.sort();
+        assert_eq!(in_file, all, "every key is in the file, and nothing else");
+        // Each key has its comment right above it.
+        let lines: Vec<&str> = DEFAULT_TOML.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            if line.contains(" = ") && !line.starts_with('#') {
+                assert!(
+                    n > 0 && lines[n - 1].starts_with('#'),
+                    "line {} ({line}) has no comment",
+                    n + 1
+                );
+            }
+        }
     }
 
     #[test]

@@ -68,10 +68,16 @@ enum KeysCommand {
 enum ConfigCommand {
     /// Validates the configuration and prints it as TOML, secrets masked.
     Check,
+    /// Prints every key with its default value and what it does (a starting file).
+    Default,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Config(ConfigCommand::Default) = cli.command {
+        print!("{}", config::DEFAULT_TOML);
+        return Ok(());
+    }
     match cli.command {
         Command::Sink(args) => {
             init_logging(cli.log_format.unwrap_or(LogFormat::Text), "info");
