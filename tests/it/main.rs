@@ -7,6 +7,7 @@ mod happens_before;
 mod ids;
 mod isolation;
 mod metrics;
+mod openapi;
 mod postgres;
 mod restart;
 mod retries;

@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route_layer(middleware::from_fn(count_requests))
         .with_state(state)
 }
@@ -72,6 +73,13 @@ async fn count_requests(request: Request, next: Next) -> axum::response::Respons
     metrics::counter!("hookstream_api_requests_total", "route" => route, "method" => method, "status" => status)
         .increment(1);
     response
+}
+
+/// The OpenAPI description of the public routes (checked in at `spec/openapi.json`).
+pub const OPENAPI: &str = include_str!("../spec/openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 async fn metrics(State(state): State<AppState>) -> axum::response::Response {
