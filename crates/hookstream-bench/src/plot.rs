@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use anyhow::anyhow;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::report::Series;
@@ -33,19 +35,8 @@ fn throughput(path: &Path, name: &str, series: &Series) -> anyhow::Result<()> {
         .collect();
     let end = secs(series.deliveries.len().max(series.dispatch_rss_mib.len())).max(1.0);
     let peak = rates.iter().map(|r| r.1).fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(&top)
-        .caption(format!("{name}: deliveries per second"), ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..end, 0.0..peak * 1.1)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds")
-        .y_desc("deliveries/s")
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+    let caption = format!("{name}: deliveries per second");
+    let mut chart = over_time(&top, (&caption, 20), end, peak * 1.1, "deliveries/s")?;
     chart
         .draw_series(AreaSeries::new(rates, 0.0, BLUE.mix(0.25)).border_style(BLUE))
         .map_err(|e| anyhow!("{e}"))?;
@@ -57,19 +48,8 @@ fn throughput(path: &Path, name: &str, series: &Series) -> anyhow::Result<()> {
         .map(|(i, m)| (secs(i), *m))
         .collect();
     let top_rss = rss.iter().map(|r| r.1).fold(160.0, f64::max);
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("dispatcher resident set (MiB)", ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..end, 0.0..top_rss * 1.05)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds")
-        .y_desc("MiB")
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+    let caption = ("dispatcher resident set (MiB)", 16);
+    let mut chart = over_time(&bottom, caption, end, top_rss * 1.05, "MiB")?;
     chart
         .draw_series(LineSeries::new(rss, RED.stroke_width(2)))
         .map_err(|e| anyhow!("{e}"))?;
@@ -82,6 +62,33 @@ fn throughput(path: &Path, name: &str, series: &Series) -> anyhow::Result<()> {
         .label("150 MiB target");
     root.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())
+}
+
+type Area<'b> = DrawingArea<SVGBackend<'b>, Shift>;
+type Panel<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A panel of some quantity over the scenario's seconds, its axes drawn.
+fn over_time<'a, 'b>(
+    area: &'a Area<'b>,
+    (caption, size): (&str, u32),
+    seconds: f64,
+    top: f64,
+    y_desc: &str,
+) -> anyhow::Result<Panel<'a, 'b>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", size))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..seconds, 0.0..top)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds")
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(chart)
 }
 
 /// Latency by percentile, the x axis in "nines" (50 %, 90 %, 99 %, 99.9 %, …).
