@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -50,9 +52,14 @@ pub struct LaneContext {
 impl ClientContext for LaneContext {}
 
 impl ConsumerContext for LaneContext {
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(list) => {
+                // Hand the partitions over with every settled record committed, not only those
+                // of the last auto-commit: the next owner then re-sends only what was in flight.
+                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                    debug!(error = %e, "nothing to commit before the revocation, or the commit failed");
+                }
                 let partitions = list
                     .elements()
                     .iter()
