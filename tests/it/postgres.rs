@@ -243,11 +243,7 @@ async fn sigkill_capture_mid_workload_and_restart_loses_nothing() {
     let db = Database::create(&stack.ns.prefix).await;
     db.execute("CREATE TABLE games (id bigint PRIMARY KEY, v int NOT NULL)")
         .await;
-    let config = db.capture_config(&[("games", "game")]).replacen(
-        "poll_interval_ms = 20\n",
-        "poll_interval_ms = 20\nbatch_changes = 500\n",
-        1,
-    );
+    let config = db.capture_config_with(&[("games", "game")], "batch_changes = 500\n");
     stack.config_file(&config);
     let mut first = stack.spawn("capture-1", "capture");
     wait_started(&first);
@@ -417,11 +413,7 @@ async fn snapshot_then_stream_misses_nothing() {
     let mut stack = Stack::new("pg-snapshot");
     let db = Database::create(&stack.ns.prefix).await;
     db.execute("CREATE TABLE games (id bigint PRIMARY KEY, v int NOT NULL); INSERT INTO games SELECT i, 0 FROM generate_series(1, 3000) i").await;
-    let config = db.capture_config(&[("games", "game")]).replacen(
-        "poll_interval_ms = 20\n",
-        "poll_interval_ms = 20\nsnapshot = true\n",
-        1,
-    );
+    let config = db.capture_config_with(&[("games", "game")], "snapshot = true\n");
     stack.config_file(&config);
     let capture = stack.spawn("capture", "capture");
     // Change rows while capture starts and takes the snapshot.

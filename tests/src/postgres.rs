@@ -78,8 +78,14 @@ impl Database {
 
     /// The `[capture.postgres]` section for this database and the given `table = category` map.
     pub fn capture_config(&self, tables: &[(&str, &str)]) -> String {
+        self.capture_config_with(tables, "")
+    }
+
+    /// [`Database::capture_config`] with more `[capture.postgres]` settings (`key = value`
+    /// lines, e.g. `"snapshot = true\n"`).
+    pub fn capture_config_with(&self, tables: &[(&str, &str)], settings: &str) -> String {
         let mut toml = format!(
-            "[capture.postgres]\nurl = \"{}\"\nslot = \"{name}\"\npublication = \"{name}\"\npoll_interval_ms = 20\n",
+            "[capture.postgres]\nurl = \"{}\"\nslot = \"{name}\"\npublication = \"{name}\"\npoll_interval_ms = 20\n{settings}",
             self.url,
             name = self.name
         );

@@ -34,10 +34,7 @@ pub async fn run(rows: usize, partitions: usize, deadline: Duration) -> anyhow::
     ))
     .await;
     // The rows exist before capture starts and no snapshot is taken: only the updates count.
-    let config = db.capture_config(&[("games", "game")]).replace(
-        "poll_interval_ms = 20\n",
-        "poll_interval_ms = 20\nsnapshot = false\n",
-    );
+    let config = db.capture_config_with(&[("games", "game")], "snapshot = false\n");
     stack.config_file(&config);
     let mut capture = stack.spawn("capture", "capture");
     capture.wait_log("PostgreSQL source started", Duration::from_secs(60), |v| {
@@ -78,26 +75,20 @@ pub async fn run(rows: usize, partitions: usize, deadline: Duration) -> anyhow::
         scenario: "cdc".into(),
         complete: true,
         changes: rows as u64,
-        webhooks: 0,
         expected: rows as u64,
-        delivered: 0,
-        duplicates: 0,
         wall_s: wall,
         changes_per_s: rows as f64 / wall.max(1e-9),
-        deliveries_per_s: 0.0,
-        latency_ms: None,
-        before_acceptance: 0,
         processes: vec![Process {
             name: "capture".into(),
             cpu_s_per_1k: cpu / (rows as f64 / 1000.0),
             peak_rss_mib: peak,
         }],
-        series: None,
         extra: json!({
             "sql_s": committed.as_secs_f64(),
             "lag_after_last_commit_s": (on_kafka - committed).as_secs_f64(),
             "rows_per_transaction": ROWS_PER_TX,
         }),
+        ..Figures::default()
     })
 }
 

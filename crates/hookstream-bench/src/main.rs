@@ -24,7 +24,7 @@ use clap::Parser;
 use crate::clock::Clock;
 use crate::driver::Pace;
 use crate::receiver::Stats;
-use crate::report::{Figures, Latency, Process, Series};
+use crate::report::{Figures, Process, Series};
 use crate::scenario::{Pipeline, Settings};
 
 /// The receiver and the limit client allocate per request like the dispatcher does: the same
@@ -152,16 +152,11 @@ async fn limit(
     Ok(Figures {
         scenario: name.to_owned(),
         complete: requests == count as u64,
-        changes: 0,
         webhooks: ports as u64,
         expected: count as u64,
         delivered: stats.unique.load(Ordering::Relaxed),
-        duplicates: 0,
         wall_s: wall,
-        changes_per_s: 0.0,
         deliveries_per_s: requests as f64 / wall.max(1e-9),
-        latency_ms: None::<Latency>,
-        before_acceptance: 0,
         processes: vec![Process {
             name: "bench (receiver + client)".into(),
             cpu_s_per_1k: cpu / (requests.max(1) as f64 / 1000.0),
@@ -173,6 +168,7 @@ async fn limit(
             ..Series::default()
         }),
         extra: serde_json::json!({ "concurrency": concurrency }),
+        ..Figures::default()
     })
 }
 

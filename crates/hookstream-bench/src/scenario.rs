@@ -16,6 +16,10 @@ use crate::procstat;
 use crate::receiver::{self, Stats, BUCKET};
 use crate::report::{Figures, Process, Series};
 
+/// The log filter of every process a scenario starts: warnings, and the info lines the harness
+/// reads (addresses, start, readiness).
+pub const QUIET_LOG: &str = "warn,hookstream=info,hookstream_dispatch::dispatcher=info";
+
 /// One pipeline scenario.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -66,11 +70,7 @@ fn start(name: &str, settings: &Settings) -> (Stack, Running) {
     let mut set = |k: &str, v: String| {
         o.insert(k.to_owned(), v);
     };
-    // Info only where the harness reads its lines (addresses, start); warnings elsewhere.
-    set(
-        "RUST_LOG",
-        "warn,hookstream=info,hookstream_dispatch::dispatcher=info".into(),
-    );
+    set("RUST_LOG", QUIET_LOG.into());
     set(
         "HOOKSTREAM_KAFKA__PARTITIONS",
         settings.partitions.to_string(),

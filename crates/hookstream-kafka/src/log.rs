@@ -253,11 +253,11 @@ async fn follow<F: Fold>(
             }
         };
         // Take what has already arrived along with it: one fold transaction for all of them.
+        // Events the fold already holds (a re-read after a restart) are skipped by the fold.
+        let mut last;
         loop {
-            let offset = message.offset();
-            if offset >= fold.next_offset() {
-                batch.push((offset, decode(&codec, offset, message.payload())));
-            }
+            last = message.offset();
+            batch.push((last, decode(&codec, last, message.payload())));
             drop(message);
             if batch.len() >= FOLD_BATCH {
                 break;
@@ -267,9 +267,6 @@ async fn follow<F: Fold>(
                 _ => break,
             }
         }
-        let Some(&(last, _)) = batch.last() else {
-            continue;
-        };
         if let Err(e) = fold.apply_all(&batch) {
             error!(offset = last, error = %e, "cannot apply webhook log events; the follower stops");
             return;
