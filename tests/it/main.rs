@@ -9,6 +9,7 @@ mod isolation;
 mod metrics;
 mod openapi;
 mod postgres;
+mod replay;
 mod restart;
 mod retries;
 mod scale;

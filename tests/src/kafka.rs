@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hookstream_model::{Codec, EntityChange, WebhookEvent};
+use hookstream_model::{Codec, DeliveryJob, EntityChange, WebhookEvent};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -65,6 +65,76 @@ pub fn changes_timed(topic: &str) -> Vec<(String, EntityChange, i64)> {
             .expect("a valid change");
         (key, change, message.timestamp().to_millis().unwrap_or(0))
     })
+}
+
+/// Every job queued on the tier `topic` (e.g. the immediate tier of replays).
+pub fn delivery_jobs(topic: &str) -> Vec<DeliveryJob> {
+    let codec = Codec::<DeliveryJob>::new();
+    read_topic(topic, |message| {
+        codec
+            .decode(message.payload().expect("payload"))
+            .expect("a valid job")
+    })
+}
+
+/// Records `topic` holds now, over all partitions (0 when it does not exist).
+pub fn record_count(topic: &str) -> i64 {
+    let consumer = reader();
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
+        return 0;
+    };
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    partitions
+        .into_iter()
+        .map(|p| {
+            let (low, high) = watermarks_settled(&consumer, topic, p);
+            high - low
+        })
+        .sum()
+}
+
+/// Deletes every record of `topic` older than `before` (a timestamp), as retention would:
+/// each partition's start moves to its first record at or after `before`.
+pub async fn expire_before(topic: &str, before: i64) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let consumer = reader();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut query = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            query
+                .add_partition_offset(topic, p.id(), Offset::Offset(before))
+                .expect("partition");
+        }
+    }
+    let found = consumer
+        .offsets_for_times(query, Duration::from_secs(10))
+        .expect("offsets for times");
+    let mut cut = TopicPartitionList::new();
+    for element in found.elements() {
+        let offset = match element.offset() {
+            Offset::Offset(o) => Offset::Offset(o),
+            _ => Offset::End,
+        };
+        cut.add_partition_offset(topic, element.partition(), offset)
+            .expect("partition");
+    }
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .create()
+        .expect("admin client");
+    admin
+        .delete_records(&cut, &AdminOptions::new())
+        .await
+        .expect("records deleted");
 }
 
 /// Every record of every partition of `topic`, from the beginning up to the ends the

@@ -197,3 +197,62 @@ impl Drop for Proc {
         self.kill();
     }
 }
+
+/// What a one-shot `hookstream` command printed, and how it ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `hookstream <args>` with `env` to its end, or kills it after `timeout` and panics.
+pub fn run_to_end(args: &[&str], env: &HashMap<String, String>, timeout: Duration) -> Finished {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HOOKSTREAM_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env);
+    let mut child = command.spawn().expect("spawns hookstream");
+    let (mut stdout, mut stderr) = (
+        child.stdout.take().expect("piped"),
+        child.stderr.take().expect("piped"),
+    );
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).ok();
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).ok();
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "hookstream {args:?} did not finish within {timeout:?}; it said:\n{}",
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Finished {
+        success: status.success(),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}

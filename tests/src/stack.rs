@@ -125,6 +125,11 @@ impl Stack {
         Proc::spawn(name, &[subcommand], &self.env(name))
     }
 
+    /// Runs the one-shot `hookstream <args>` with this stack's environment, to its end.
+    pub fn run(&self, args: &[&str]) -> crate::process::Finished {
+        crate::process::run_to_end(args, &self.env("cli"), crate::WAIT)
+    }
+
     /// `hookstream api` and `hookstream capture` as processes of their own (dispatchers are
     /// the test's to start), with their clients.
     pub fn api_and_capture(&self) -> (Proc, Proc, Api, Ingest) {
@@ -209,6 +214,19 @@ impl Api {
             .await;
         assert_eq!(status, 200, "registration failed: {reply}");
         reply["id"].as_i64().expect("id")
+    }
+
+    /// POSTs the JSON `body` to `path` with `key`.
+    pub async fn post_json(&self, key: &str, path: &str, body: &Value) -> Reply {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("user-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("api answers");
+        Self::reply(response).await
     }
 
     pub async fn get(&self, key: &str, path: &str) -> Reply {

@@ -18,6 +18,8 @@ pub struct ApiConfig {
     pub write_timeout_ms: u64,
     /// How long a read waits to catch up with the log before answering from the view as it is.
     pub read_timeout_ms: u64,
+    /// Deliveries per second that one `POST /webhooks/ID/replay` queues; 0 is unlimited.
+    pub replay_rate: u32,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +31,7 @@ impl Default for ApiConfig {
             max_body_bytes: 16 * 1024,
             write_timeout_ms: 10_000,
             read_timeout_ms: 2_000,
+            replay_rate: 100,
         }
     }
 }

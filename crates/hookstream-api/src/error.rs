@@ -24,6 +24,9 @@ pub enum ApiError {
     /// 404: no such webhook on this account (also for other accounts' ids).
     #[error("webhook not found")]
     NotFound(String),
+    /// 409: the request conflicts with work in progress (a replay already running).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// 503: Kafka or the view is not available right now; the client may retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -57,6 +60,10 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(id) => (
                 StatusCode::NOT_FOUND,
                 vec![FieldError::new("id", format!("no webhook {id} on this account"))],
+            ),
+            ApiError::Conflict(message) => (
+                StatusCode::CONFLICT,
+                vec![FieldError::new("request", message)],
             ),
             ApiError::Unavailable(message) => (
                 StatusCode::SERVICE_UNAVAILABLE,

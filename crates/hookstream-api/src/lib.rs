@@ -8,12 +8,14 @@ mod error;
 pub mod keys;
 pub mod registration;
 mod registry;
+mod replays;
 mod routes;
 
 pub use config::ApiConfig;
 pub use error::{ApiError, FieldError};
 pub use keys::{KeyError, Keys, Plan};
 pub use registry::Registry;
+pub use replays::Replays;
 pub use routes::{app, AppState};
 
 use std::sync::Arc;
@@ -47,11 +49,17 @@ pub async fn build(
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), StartError> {
     let keys = Keys::load(&config.keys_file)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
-    let (follower, task) = Follower::start(kafka, store.clone(), shutdown).await?;
+    let (follower, task) = Follower::start(kafka, store.clone(), shutdown.clone()).await?;
     let log = EventLog::new(kafka, Producer::new(kafka)?);
     let registry = Registry::new(log, follower, store, config);
+    let replays = Replays::new(kafka.clone(), config.replay_rate, shutdown);
     Ok((
-        AppState::new(Arc::new(keys), Arc::new(registry), config),
+        AppState::new(
+            Arc::new(keys),
+            Arc::new(registry),
+            Arc::new(replays),
+            config,
+        ),
         task,
     ))
 }

@@ -7,20 +7,21 @@ use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use hookstream_model::{AccountId, WebhookId};
 use hookstream_store::Webhook;
 use serde::Serialize;
 
 use crate::keys::Caller;
-use crate::{registration, ApiConfig, ApiError, FieldError, Keys, Registry};
+use crate::{registration, ApiConfig, ApiError, FieldError, Keys, Registry, Replays};
 
 /// What every handler needs.
 #[derive(Clone)]
 pub struct AppState {
     keys: Arc<Keys>,
     registry: Arc<Registry>,
+    replays: Arc<Replays>,
     max_body_bytes: usize,
     /// Renders the process's Prometheus metrics, when a recorder is installed.
     metrics: Option<Render>,
@@ -30,10 +31,16 @@ pub struct AppState {
 pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
 impl AppState {
-    pub fn new(keys: Arc<Keys>, registry: Arc<Registry>, config: &ApiConfig) -> AppState {
+    pub fn new(
+        keys: Arc<Keys>,
+        registry: Arc<Registry>,
+        replays: Arc<Replays>,
+        config: &ApiConfig,
+    ) -> AppState {
         AppState {
             keys,
             registry,
+            replays,
             max_body_bytes: config.max_body_bytes,
             metrics: None,
         }
@@ -51,6 +58,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/webhooks", get(list).post(register))
         .route("/webhooks/{id}", get(show).delete(remove))
+        .route("/webhooks/{id}/replay", post(replay))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -183,6 +191,21 @@ async fn remove(
     let account = authorize(&state, &headers)?;
     let webhook = state.registry.delete(&account, parse_id(&id)?).await?;
     Ok(Json(WebhookBody::from(webhook)))
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, request.headers())?;
+    let webhook = state.registry.get(&account, parse_id(&id)?).await?;
+    let category = webhook
+        .category()
+        .ok_or_else(|| ApiError::Internal(format!("webhook {id} has an unknown category")))?;
+    let body = read_body(request.into_body(), state.max_body_bytes).await?;
+    let accepted = state.replays.start(webhook.id(), category, &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {

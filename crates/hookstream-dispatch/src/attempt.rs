@@ -12,6 +12,7 @@ use hookstream_store::{Acked, Store, Webhook};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::attempt_log::{self, AttemptLog};
 use crate::barrier::Barrier;
 use crate::deliver::{Deliverer, Delivery, Failure, Outcome};
 use crate::endpoint::Endpoints;
@@ -37,6 +38,8 @@ pub struct Core {
     pub job_codec: Codec<DeliveryJob>,
     /// Serialises attempts of one (webhook, entity) on this dispatcher.
     pub entity_locks: EntityLocks,
+    /// Where attempts are recorded for the delivery log, unless turned off.
+    pub attempt_log: Option<AttemptLog>,
 }
 
 impl Core {
@@ -104,19 +107,23 @@ impl Core {
         } else {
             self.endpoints.lease(&webhook.url).await
         };
-        let (outcome, retry_after) = match lease {
-            None => {
-                telemetry::attempt(job.category, &Outcome::Failed(Failure::CircuitOpen), None);
-                (Outcome::Failed(Failure::CircuitOpen), None)
-            }
+        let (outcome, retry_after, latency) = match lease {
+            None => (Outcome::Failed(Failure::CircuitOpen), None, None),
             Some(lease) => {
                 let response = self.deliverer.send(&delivery, lease.url()).await;
                 lease.finish(!matches!(response.outcome, Outcome::Failed(_)));
-                telemetry::attempt(job.category, &response.outcome, Some(response.latency));
                 debug!(webhook = webhook.id, delivery = %job.delivery_id, attempt = job.attempt, partition = job.source_partition, version = job.source_offset, outcome = ?response.outcome, latency_ms = response.latency.as_millis() as u64, "delivery attempt");
-                (response.outcome, response.retry_after)
+                (
+                    response.outcome,
+                    response.retry_after,
+                    Some(response.latency),
+                )
             }
         };
+        telemetry::attempt(job.category, &outcome, latency);
+        if let Some(log) = &self.attempt_log {
+            log.record(&attempt_log::record_of(&job, &outcome, latency));
+        }
         let now = now_millis();
         match outcome {
             Outcome::Delivered { .. } => {

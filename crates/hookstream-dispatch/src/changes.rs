@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use hookstream_kafka::Topics;
-use hookstream_model::{now_millis, Codec, DeliveryJob, EntityChange};
+use hookstream_model::{now_millis, Codec, DeliveryJob, EntityChange, UnixMillis, WebhookId};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use tracing::error;
@@ -65,23 +65,13 @@ impl Handler for Changes {
         .await?;
         let now = now_millis();
         let data: Arc<str> = change.data.as_str().into();
+        let source = Source {
+            partition: record.partition(),
+            offset: record.offset(),
+        };
         let jobs: Vec<DeliveryJob> = webhooks
             .iter()
-            .map(|webhook| DeliveryJob {
-                delivery_id: sign::delivery_id(&change.change_id, webhook.id()),
-                webhook_id: webhook.id(),
-                category: change.category,
-                entity_id: change.entity_id,
-                change_id: change.change_id.clone(),
-                op: change.op,
-                data: data.clone(),
-                source_partition: record.partition(),
-                source_offset: version(&change, record.offset()),
-                attempt: 1,
-                first_failed_at: 0,
-                due_at: now,
-                replay: false,
-            })
+            .map(|webhook| first_attempt(&change, &data, source, webhook.id(), now, false))
             .collect();
         // The webhooks were just read from the view: the attempts need not read them again.
         let attempts = jobs
@@ -90,6 +80,41 @@ impl Handler for Changes {
             .map(|(job, webhook)| self.core.attempt(job, Some(webhook), stop));
         let settled = join_all(attempts).await;
         settled.into_iter().collect()
+    }
+}
+
+/// Where a change was read: its category partition and offset.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Attempt 1 of delivering `change` (read at `source`, its JSON `data`) to `webhook`, due
+/// `now`. Replays build their jobs here too, so a replayed delivery has the same
+/// `webhook-id` as the original.
+pub fn first_attempt(
+    change: &EntityChange,
+    data: &Arc<str>,
+    source: Source,
+    webhook: WebhookId,
+    now: UnixMillis,
+    replay: bool,
+) -> DeliveryJob {
+    DeliveryJob {
+        delivery_id: sign::delivery_id(&change.change_id, webhook),
+        webhook_id: webhook,
+        category: change.category,
+        entity_id: change.entity_id,
+        change_id: change.change_id.clone(),
+        op: change.op,
+        data: data.clone(),
+        source_partition: source.partition,
+        source_offset: version(change, source.offset),
+        attempt: 1,
+        first_failed_at: 0,
+        due_at: now,
+        replay,
     }
 }
 

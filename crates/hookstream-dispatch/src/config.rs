@@ -51,6 +51,8 @@ pub struct DispatchConfig {
     pub sync_timeout_ms: u64,
     /// How often stored offsets are committed, in milliseconds.
     pub commit_interval_ms: u64,
+    /// Record every attempt on `hookstream.attempts`, for the API's delivery log.
+    pub record_attempts: bool,
 }
 
 impl Default for DispatchConfig {
@@ -77,6 +79,7 @@ impl Default for DispatchConfig {
             clock_skew_ms: 1_000,
             sync_timeout_ms: 5_000,
             commit_interval_ms: 1_000,
+            record_attempts: true,
         }
     }
 }

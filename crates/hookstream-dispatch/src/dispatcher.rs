@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::attempt::Core;
+use crate::attempt_log::AttemptLog;
 use crate::barrier::Barrier;
 use crate::changes::Changes;
 use crate::deliver::{ClientError, Deliverer};
@@ -63,6 +64,8 @@ pub async fn run(
         Follower::start(&kafka, store.clone(), follower_stop.clone()).await?;
     let topics = kafka.topics();
     let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
+    // Retry jobs and attempt records share one producer.
+    let producer = Producer::new(&kafka)?;
     let core = Arc::new(Core {
         barrier: Barrier::new(
             follower,
@@ -78,9 +81,13 @@ pub async fn run(
                 cooldown: Duration::from_millis(config.breaker_cooldown_ms),
             },
         ),
-        producer: Producer::new(&kafka)?,
+        producer: producer.clone(),
         job_codec: Codec::new(),
         entity_locks: Default::default(),
+        attempt_log: match config.record_attempts {
+            true => Some(AttemptLog::new(&kafka, producer.clone())),
+            false => None,
+        },
         tier_topics: tier_topics.clone(),
         schedule,
         store: store.clone(),
@@ -94,11 +101,14 @@ pub async fn run(
     let stop = shutdown.child_token();
     let (changes_consumer, revoked) =
         consumer(&kafka, &config, &config.group_id, &topics.categories())?;
+    // The retry tiers and the immediate tier, where replays queue their deliveries.
+    let mut tier_subscriptions = tier_topics.clone();
+    tier_subscriptions.push(topics.replay());
     let (retry_consumer, retry_revoked) = consumer(
         &kafka,
         &config,
         &format!("{}.retry", config.group_id),
-        &tier_topics,
+        &tier_subscriptions,
     )?;
     let changes = Changes {
         core: core.clone(),

@@ -5,6 +5,7 @@
 //! * [`lanes`]: one task per partition, in order, offsets stored once a record settled.
 //! * [`changes`] / [`retries`]: the two record handlers; both end in [`attempt`].
 //! * [`attempt`]: one attempt and its consequences (ack, streak events, removal, next job).
+//! * [`attempt_log`]: one record per attempt on `hookstream.attempts` (the delivery log).
 //! * [`schedule`]: when the next attempt is due, on which tier; when a webhook is removed.
 //! * [`endpoint`]: per-endpoint concurrency cap and circuit breaker.
 //! * [`barrier`]: happens-before between the webhook log and the changes (DESIGN.md §3.2).
@@ -12,6 +13,7 @@
 //! * [`sign`]: `webhook-id` and the Standard Webhooks signature.
 
 pub mod attempt;
+pub mod attempt_log;
 pub mod barrier;
 pub mod changes;
 mod config;

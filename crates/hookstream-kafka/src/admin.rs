@@ -30,6 +30,11 @@ pub fn pipeline_topics(config: &KafkaConfig) -> Vec<TopicSpec> {
         })
         .collect();
     specs.push(TopicSpec {
+        name: topics.attempts(),
+        partitions: config.partitions,
+        config: vec![("retention.ms", config.attempts_retention_ms.to_string())],
+    });
+    specs.push(TopicSpec {
         name: topics.webhooks(),
         // One partition: the log is totally ordered and webhook ids derive from its offsets.
         partitions: 1,
@@ -42,15 +47,18 @@ pub fn pipeline_topics(config: &KafkaConfig) -> Vec<TopicSpec> {
     specs
 }
 
-/// The retry tier topics, one per schedule entry, kept well past their longest wait.
+/// The retry tier topics, one per schedule entry, kept well past their longest wait, and the
+/// immediate tier `hookstream.replay`.
 pub fn retry_topics(config: &KafkaConfig, tiers: &[String], delays_ms: &[u64]) -> Vec<TopicSpec> {
     let topics = config.topics();
     let longest = delays_ms.iter().copied().max().unwrap_or(0) as i64;
     let retention = (7 * 24 * 3600 * 1000_i64).max(longest.saturating_mul(4));
     tiers
         .iter()
-        .map(|tier| TopicSpec {
-            name: topics.retry(tier),
+        .map(|tier| topics.retry(tier))
+        .chain([topics.replay()])
+        .map(|name| TopicSpec {
+            name,
             partitions: config.partitions,
             config: vec![("retention.ms", retention.to_string())],
         })

@@ -20,6 +20,8 @@ pub struct KafkaConfig {
     pub replication_factor: i32,
     /// `retention.ms` of the category topics: how far back replays can reach. -1 keeps all.
     pub category_retention_ms: i64,
+    /// `retention.ms` of `hookstream.attempts`: how far back the delivery log can be rebuilt.
+    pub attempts_retention_ms: i64,
     /// Extra librdkafka properties for every client (e.g. `security.protocol`).
     pub client: BTreeMap<String, String>,
 }
@@ -33,6 +35,7 @@ impl Default for KafkaConfig {
             partitions: 6,
             replication_factor: 1,
             category_retention_ms: 30 * 24 * 3600 * 1000,
+            attempts_retention_ms: 7 * 24 * 3600 * 1000,
             client: BTreeMap::new(),
         }
     }
@@ -85,6 +88,16 @@ impl Topics {
     /// `hookstream.retry.<tier>`: deliveries waiting for their next attempt.
     pub fn retry(&self, tier: &str) -> String {
         format!("{}retry.{tier}", self.internal_prefix)
+    }
+
+    /// `hookstream.replay`: the immediate tier, where replays queue targeted deliveries.
+    pub fn replay(&self) -> String {
+        format!("{}replay", self.internal_prefix)
+    }
+
+    /// `hookstream.attempts`: one record per delivery attempt, for the delivery log.
+    pub fn attempts(&self) -> String {
+        format!("{}attempts", self.internal_prefix)
     }
 
     /// `hookstream.webhooks`: the subscription event log (one partition, kept forever).

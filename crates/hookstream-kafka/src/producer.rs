@@ -54,6 +54,26 @@ impl Producer {
         )
     }
 
+    /// Hands one record to the producer without waiting for Kafka: for records whose loss
+    /// costs an entry of a log kept for people (the delivery log), never a delivery.
+    /// Fails at once when the local queue is full.
+    pub fn send_best_effort(
+        &self,
+        topic: &str,
+        key: &[u8],
+        payload: &[u8],
+    ) -> Result<(), KafkaError> {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        match self.inner.send_result(record) {
+            // Dropping the delivery future does not cancel the send.
+            Ok(_delivery) => Ok(()),
+            Err((source, _)) => Err(KafkaError::Produce {
+                topic: topic.to_owned(),
+                source,
+            }),
+        }
+    }
+
     /// Sends `records` (topic, key, payload) in the given order, which Kafka keeps within each
     /// partition, then waits for every acknowledgement. Unlike concurrent [`Producer::send`]
     /// calls, a full local queue never lets a later record overtake an earlier one: enqueuing

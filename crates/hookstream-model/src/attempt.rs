@@ -2,9 +2,10 @@
 
 use apache_avro::types::Value;
 
+use crate::change::category_field;
 use crate::codec::{AvroRecord, DecodeError};
 use crate::value::{nullable, record, symbol, Fields};
-use crate::{UnixMillis, WebhookId};
+use crate::{Category, UnixMillis, WebhookId};
 
 /// Why an attempt got no HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,29 +16,69 @@ pub enum AttemptError {
     Dns,
     Redirect,
     Other,
+    /// Not sent: the endpoint's circuit breaker was open.
+    CircuitOpen,
 }
 
 impl AttemptError {
-    const SYMBOLS: [&'static str; 6] = ["timeout", "connect", "tls", "dns", "redirect", "other"];
+    const SYMBOLS: [&'static str; 7] = [
+        "timeout",
+        "connect",
+        "tls",
+        "dns",
+        "redirect",
+        "other",
+        "circuit_open",
+    ];
 
     pub fn as_str(self) -> &'static str {
         Self::SYMBOLS[self as usize]
     }
 
     fn parse(s: &str) -> Result<AttemptError, DecodeError> {
-        const ALL: [AttemptError; 6] = [
+        const ALL: [AttemptError; 7] = [
             AttemptError::Timeout,
             AttemptError::Connect,
             AttemptError::Tls,
             AttemptError::Dns,
             AttemptError::Redirect,
             AttemptError::Other,
+            AttemptError::CircuitOpen,
         ];
         ALL.into_iter()
             .find(|e| e.as_str() == s)
             .ok_or_else(|| DecodeError::Invalid {
                 what: "Attempt.error",
                 message: format!("unknown error kind {s:?}"),
+            })
+    }
+}
+
+/// What was delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptKind {
+    /// A captured change.
+    Change,
+    /// A change sent again by a replay.
+    Replay,
+    /// A test ping (`POST /webhooks/ID/test`).
+    Test,
+}
+
+impl AttemptKind {
+    const SYMBOLS: [&'static str; 3] = ["change", "replay", "test"];
+
+    pub fn as_str(self) -> &'static str {
+        Self::SYMBOLS[self as usize]
+    }
+
+    fn parse(s: &str) -> Result<AttemptKind, DecodeError> {
+        [AttemptKind::Change, AttemptKind::Replay, AttemptKind::Test]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| DecodeError::Invalid {
+                what: "Attempt.kind",
+                message: format!("unknown attempt kind {s:?}"),
             })
     }
 }
@@ -52,6 +93,10 @@ pub struct Attempt {
     pub status: Option<u16>,
     pub error: Option<AttemptError>,
     pub latency_ms: i64,
+    pub kind: AttemptKind,
+    pub category: Option<Category>,
+    /// The entity delivered; `None` for a test ping.
+    pub entity_id: Option<i64>,
 }
 
 impl AvroRecord for Attempt {
@@ -76,6 +121,12 @@ impl AvroRecord for Attempt {
                 ),
             ),
             ("latency_ms", Value::Long(self.latency_ms)),
+            ("kind", symbol(&AttemptKind::SYMBOLS, self.kind.as_str())),
+            (
+                "category",
+                nullable(self.category.map(|c| Value::Int(c.key()))),
+            ),
+            ("entity_id", nullable(self.entity_id.map(Value::Long))),
         ])
     }
 
@@ -94,7 +145,21 @@ impl AvroRecord for Attempt {
             Some(Value::Enum(_, s)) => Some(AttemptError::parse(&s)?),
             Some(other) => return Err(DecodeError::shape("Attempt.error", "enum", &other)),
         };
+        let category = match f.optional("category")? {
+            None => None,
+            Some(Value::Int(key)) => Some(category_field(key)?),
+            Some(other) => return Err(DecodeError::shape("Attempt.category", "int", &other)),
+        };
+        let entity_id = match f.optional("entity_id")? {
+            None => None,
+            Some(Value::Long(id)) => Some(id),
+            Some(other) => return Err(DecodeError::shape("Attempt.entity_id", "long", &other)),
+        };
+        let kind = AttemptKind::parse(&f.symbol("kind")?)?;
         Ok(Attempt {
+            kind,
+            category,
+            entity_id,
             delivery_id: f.string("delivery_id")?,
             webhook_id: WebhookId(f.long("webhook_id")?),
             at: f.long("at")?,

@@ -70,7 +70,21 @@ fn every_record_round_trips() {
         due_at: 2,
         replay: true,
     });
-    for (status, error) in [(Some(204), None), (None, Some(AttemptError::Timeout))] {
+    for (status, error, kind, entity) in [
+        (Some(204), None, AttemptKind::Change, Some(5)),
+        (
+            None,
+            Some(AttemptError::Timeout),
+            AttemptKind::Replay,
+            Some(6),
+        ),
+        (
+            None,
+            Some(AttemptError::CircuitOpen),
+            AttemptKind::Test,
+            None,
+        ),
+    ] {
         round_trip(Attempt {
             delivery_id: "msg_abc".into(),
             webhook_id: WebhookId(3),
@@ -79,6 +93,9 @@ fn every_record_round_trips() {
             status,
             error,
             latency_ms: 12,
+            kind,
+            category: entity.map(|_| Category::Game),
+            entity_id: entity,
         });
     }
 }

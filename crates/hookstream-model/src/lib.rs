@@ -14,7 +14,7 @@ mod ids;
 mod job;
 mod value;
 
-pub use attempt::{Attempt, AttemptError};
+pub use attempt::{Attempt, AttemptError, AttemptKind};
 pub use category::{Category, UnknownCategory};
 pub use change::{ChangeOp, EntityChange};
 pub use codec::{AvroRecord, Codec, DecodeError, EncodeError};

@@ -1,6 +1,7 @@
 //! The `hookstream` binary: parses the command line and calls into the component crates.
 
 mod config;
+mod replay;
 mod run;
 mod sink;
 
@@ -39,6 +40,8 @@ enum Command {
     Dispatch,
     /// api, capture and dispatch in one process, for a laptop.
     Dev,
+    /// Sends history from a category topic to webhooks again (marked X-Hookstream-Replay).
+    Replay(replay::ReplayArgs),
     /// A local receiver that prints every delivery it gets.
     Sink(sink::SinkArgs),
     /// Manage API keys.
@@ -95,6 +98,11 @@ fn main() -> anyhow::Result<()> {
             if let Command::Config(ConfigCommand::Check) = command {
                 print!("{}", run::masked_toml(&config)?);
                 return Ok(());
+            }
+            if let Command::Replay(args) = command {
+                // The summary and the progress bar are the output; logs only for problems.
+                init_logging(cli.log_format.unwrap_or(config.log.format), "warn");
+                return runtime()?.block_on(replay::run(args, config.kafka));
             }
             init_logging(
                 cli.log_format.unwrap_or(config.log.format),

@@ -1,0 +1,189 @@
+//! `POST /webhooks/ID/replay`: an owner replays a time range of their webhook's category to
+//! it. The range is resolved before the answer; the deliveries are queued in the background
+//! at `api.replay_rate`.
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use hookstream_kafka::KafkaConfig;
+use hookstream_model::{Category, UnixMillis, WebhookId};
+use hookstream_replay::{range, rfc3339, run, Options, ReplayError, Start};
+use serde::Serialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::{ApiError, FieldError};
+
+/// The replays this API process runs.
+pub struct Replays {
+    kafka: KafkaConfig,
+    rate: Option<NonZeroU32>,
+    running: Mutex<HashSet<WebhookId>>,
+    shutdown: CancellationToken,
+}
+
+/// What `POST /webhooks/ID/replay` answers (202).
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    webhook_id: i64,
+    category: i32,
+    since: String,
+    until: Option<String>,
+    /// Records in the range, each queued as one delivery.
+    records: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+impl Replays {
+    pub fn new(kafka: KafkaConfig, rate: u32, shutdown: CancellationToken) -> Replays {
+        Replays {
+            kafka,
+            rate: NonZeroU32::new(rate),
+            running: Mutex::new(HashSet::new()),
+            shutdown,
+        }
+    }
+
+    /// Resolves the range and starts queueing its deliveries to `webhook`.
+    pub async fn start(
+        self: &Arc<Self>,
+        webhook: WebhookId,
+        category: Category,
+        body: &[u8],
+    ) -> Result<Accepted, ApiError> {
+        let (since, until) = parse(body)?;
+        let range = range::lookup(&self.kafka, category, Start::Time(since), until)
+            .await
+            .map_err(invalid_range)?;
+        if !self.running.lock().expect("replays lock").insert(webhook) {
+            return Err(ApiError::Conflict(format!(
+                "a replay to webhook {webhook} is still running; try again when it is done"
+            )));
+        }
+        let accepted = Accepted {
+            webhook_id: webhook.0,
+            category: category.key(),
+            since: rfc3339(since),
+            until: until.map(rfc3339),
+            records: range.records(),
+            warning: range.warning.clone(),
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let options = Options {
+                rate: this.rate,
+                dry_run: false,
+            };
+            let silent = hookstream_replay::run::Silent;
+            let done = run::run(
+                &this.kafka,
+                category,
+                &range,
+                &[webhook],
+                options,
+                &silent,
+                &this.shutdown,
+            )
+            .await;
+            match done {
+                Ok(summary) => {
+                    info!(%webhook, records = summary.records, deliveries = summary.deliveries, stopped_at = ?summary.stopped_at, "replay queued")
+                }
+                Err(e) => warn!(%webhook, error = %e, "replay failed"),
+            }
+            this.running.lock().expect("replays lock").remove(&webhook);
+        });
+        Ok(accepted)
+    }
+}
+
+/// `{"since": TIME, "until": TIME?}`, each an RFC 3339 string or unix milliseconds.
+fn parse(body: &[u8]) -> Result<(UnixMillis, Option<UnixMillis>), ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::Invalid(vec![FieldError::new(
+            "body",
+            format!("not a JSON object {{\"since\": …, \"until\": …}}: {e}"),
+        )])
+    })?;
+    let mut errors = Vec::new();
+    let mut time = |field: &str, required: bool| match value.get(field) {
+        None | Some(Value::Null) if !required => None,
+        None | Some(Value::Null) => {
+            errors.push(FieldError::new(
+                field,
+                "is required: an RFC 3339 time or unix milliseconds",
+            ));
+            None
+        }
+        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+        Some(Value::String(s)) => hookstream_replay::parse_time(s)
+            .map_err(|e| errors.push(FieldError::new(field, e)))
+            .ok(),
+        Some(other) => {
+            errors.push(FieldError::new(
+                field,
+                format!("{other} is neither an RFC 3339 time nor unix milliseconds"),
+            ));
+            None
+        }
+    };
+    let since = time("since", true);
+    let until = time("until", false);
+    match since {
+        Some(since) if errors.is_empty() => Ok((since, until)),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
+/// A range the topic cannot serve is the caller's to fix; Kafka trouble is not.
+fn invalid_range(e: ReplayError) -> ApiError {
+    match e {
+        ReplayError::Backwards { .. } => {
+            ApiError::Invalid(vec![FieldError::new("until", e.to_string())])
+        }
+        ReplayError::Future { .. } | ReplayError::OutsideRetention { .. } => {
+            ApiError::Invalid(vec![FieldError::new("since", e.to_string())])
+        }
+        ReplayError::NoTopic(_) => ApiError::Invalid(vec![FieldError::new(
+            "since",
+            "nothing was ever captured for this category",
+        )]),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_parse_or_name_the_field() {
+        assert_eq!(
+            parse(br#"{"since": "2026-12-01T00:00:00Z"}"#).ok(),
+            Some((1_796_083_200_000, None))
+        );
+        assert_eq!(
+            parse(br#"{"since": 5, "until": 9}"#).ok(),
+            Some((5, Some(9)))
+        );
+        let cases: [(&[u8], &str, &str); 5] = [
+            (b"{}", "since", "required"),
+            (b"nope", "body", "JSON"),
+            (br#"{"since": "monday"}"#, "since", "RFC 3339"),
+            (br#"{"since": 1, "until": true}"#, "until", "neither"),
+            (br#"{"since": [1]}"#, "since", "neither"),
+        ];
+        for (body, field, message) in cases {
+            match parse(body) {
+                Err(ApiError::Invalid(errors)) => {
+                    assert_eq!(errors[0].field, field, "{errors:?}");
+                    assert!(errors[0].message.contains(message), "{errors:?}");
+                }
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
+}
