@@ -5,12 +5,15 @@ use hookstream_tests::stack::{Api, ALICE};
 use hookstream_tests::Stack;
 use serde_json::Value;
 
-/// The public operations of DESIGN.md §1.
-const OPERATIONS: [(&str, &str); 4] = [
+/// The public operations: DESIGN.md §1, replay, the delivery log and test pings.
+const OPERATIONS: [(&str, &str); 7] = [
     ("delete", "/webhooks/{id}"),
     ("get", "/webhooks"),
     ("get", "/webhooks/{id}"),
+    ("get", "/webhooks/{id}/deliveries"),
     ("post", "/webhooks"),
+    ("post", "/webhooks/{id}/replay"),
+    ("post", "/webhooks/{id}/test"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,10 @@ pub struct ApiConfig {
     pub read_timeout_ms: u64,
     /// Deliveries per second that one `POST /webhooks/ID/replay` queues; 0 is unlimited.
     pub replay_rate: u32,
+    /// Attempts kept per webhook in the delivery log (`GET /webhooks/ID/deliveries`).
+    pub deliveries_kept: usize,
+    /// Timeout of the ping that `POST /webhooks/ID/test` sends, in milliseconds.
+    pub test_timeout_ms: u64,
 }
 
 impl Default for ApiConfig {
@@ -32,6 +36,8 @@ impl Default for ApiConfig {
             write_timeout_ms: 10_000,
             read_timeout_ms: 2_000,
             replay_rate: 100,
+            deliveries_kept: 100,
+            test_timeout_ms: 10_000,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! that log. A registration answers only after the view applied it (read-your-writes).
 
 mod config;
+mod deliveries;
 mod error;
 pub mod keys;
 pub mod registration;
@@ -18,8 +19,19 @@ pub use registry::Registry;
 pub use replays::Replays;
 pub use routes::{app, AppState};
 
+/// What the delivery log routes need: the folded log, and the means to send a test ping.
+pub struct Probe {
+    pub(crate) deliverer: Deliverer,
+    pub(crate) attempts: AttemptLog,
+    pub(crate) log: hookstream_store::Deliveries,
+}
+
 use std::sync::Arc;
 
+use hookstream_dispatch::attempt_log::AttemptLog;
+use hookstream_dispatch::deliver::Deliverer;
+use hookstream_dispatch::DispatchConfig;
+use hookstream_kafka::admin::{ensure_topics, pipeline_topics};
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
 use hookstream_kafka::KafkaConfig;
@@ -37,6 +49,8 @@ pub enum StartError {
     Store(#[from] hookstream_store::StoreError),
     #[error(transparent)]
     Kafka(#[from] hookstream_kafka::KafkaError),
+    #[error("{0}")]
+    Client(String),
     #[error("cannot serve HTTP: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -49,19 +63,45 @@ pub async fn build(
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), StartError> {
     let keys = Keys::load(&config.keys_file)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
+    ensure_topics(kafka, &pipeline_topics(kafka)).await?;
     let (follower, task) = Follower::start(kafka, store.clone(), shutdown.clone()).await?;
     let log = EventLog::new(kafka, Producer::new(kafka)?);
-    let registry = Registry::new(log, follower, store, config);
-    let replays = Replays::new(kafka.clone(), config.replay_rate, shutdown);
-    Ok((
-        AppState::new(
-            Arc::new(keys),
-            Arc::new(registry),
-            Arc::new(replays),
-            config,
-        ),
-        task,
-    ))
+    let registry = Registry::new(log, follower, store.clone(), config);
+    let replays = Replays::new(kafka.clone(), config.replay_rate, shutdown.clone());
+    let probe = Probe {
+        deliverer: Deliverer::new(&DispatchConfig {
+            request_timeout_ms: config.test_timeout_ms,
+            ..DispatchConfig::default()
+        })
+        .map_err(|e| StartError::Client(e.to_string()))?,
+        attempts: AttemptLog::new(kafka, Producer::new(kafka)?),
+        log: store.deliveries(),
+    };
+    let follow = deliveries::follow(
+        kafka.clone(),
+        store.deliveries(),
+        config.deliveries_kept,
+        shutdown,
+    );
+    // Either follower stopping stops the API: its views would go stale.
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            _ = task => {}
+            folded = follow => {
+                if let Err(e) = folded {
+                    tracing::error!(error = %e, "the delivery log stopped");
+                }
+            }
+        }
+    });
+    let state = AppState::new(
+        Arc::new(keys),
+        Arc::new(registry),
+        Arc::new(replays),
+        Arc::new(probe),
+        config,
+    );
+    Ok((state, task))
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.

@@ -14,7 +14,9 @@ use hookstream_store::Webhook;
 use serde::Serialize;
 
 use crate::keys::Caller;
-use crate::{registration, ApiConfig, ApiError, FieldError, Keys, Registry, Replays};
+use crate::{
+    deliveries, registration, ApiConfig, ApiError, FieldError, Keys, Probe, Registry, Replays,
+};
 
 /// What every handler needs.
 #[derive(Clone)]
@@ -22,6 +24,8 @@ pub struct AppState {
     keys: Arc<Keys>,
     registry: Arc<Registry>,
     replays: Arc<Replays>,
+    /// The delivery log and test pings.
+    probe: Arc<Probe>,
     max_body_bytes: usize,
     /// Renders the process's Prometheus metrics, when a recorder is installed.
     metrics: Option<Render>,
@@ -35,12 +39,14 @@ impl AppState {
         keys: Arc<Keys>,
         registry: Arc<Registry>,
         replays: Arc<Replays>,
+        probe: Arc<Probe>,
         config: &ApiConfig,
     ) -> AppState {
         AppState {
             keys,
             registry,
             replays,
+            probe,
             max_body_bytes: config.max_body_bytes,
             metrics: None,
         }
@@ -59,6 +65,8 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks", get(list).post(register))
         .route("/webhooks/{id}", get(show).delete(remove))
         .route("/webhooks/{id}/replay", post(replay))
+        .route("/webhooks/{id}/deliveries", get(delivery_log))
+        .route("/webhooks/{id}/test", post(test_ping))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -206,6 +214,32 @@ async fn replay(
     let body = read_body(request.into_body(), state.max_body_bytes).await?;
     let accepted = state.replays.start(webhook.id(), category, &body).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+async fn delivery_log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, &headers)?;
+    let limit = deliveries::parse_limit(uri.query())?;
+    let webhook = state.registry.get(&account, parse_id(&id)?).await?;
+    let probe = &state.probe;
+    Ok(Json(deliveries::newest(&probe.log, webhook.id(), limit)?))
+}
+
+async fn test_ping(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, &headers)?;
+    let webhook = state.registry.get(&account, parse_id(&id)?).await?;
+    let probe = &state.probe;
+    Ok(Json(
+        deliveries::ping(&probe.deliverer, &probe.attempts, &webhook).await,
+    ))
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {

@@ -93,7 +93,7 @@ impl Core {
             secret: &webhook.secret,
             delivery_id: &job.delivery_id,
             category: job.category,
-            op: job.op,
+            event: job.op.as_str(),
             body: Bytes::from_owner(SharedJson(job.data.clone())),
             replay: job.replay,
         };

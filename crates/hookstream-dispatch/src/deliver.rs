@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use hookstream_model::{AttemptError, Category, ChangeOp};
+use hookstream_model::{AttemptError, Category};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use reqwest::redirect::Policy;
 
@@ -57,7 +57,8 @@ pub struct Delivery<'a> {
     pub secret: &'a str,
     pub delivery_id: &'a str,
     pub category: Category,
-    pub op: ChangeOp,
+    /// The `X-Hookstream-Event` header: `create`, `update`, or `ping` for a test.
+    pub event: &'a str,
     pub body: Bytes,
     pub replay: bool,
 }
@@ -112,7 +113,7 @@ impl Deliverer {
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .header("X-Hookstream-Category", delivery.category.slug())
-            .header("X-Hookstream-Event", delivery.op.as_str());
+            .header("X-Hookstream-Event", delivery.event);
         if delivery.replay {
             request = request.header("X-Hookstream-Replay", "true");
         }
@@ -226,7 +227,7 @@ mod tests {
                 secret: "s",
                 delivery_id: "msg_1",
                 category: Category::Game,
-                op: ChangeOp::Update,
+                event: "update",
                 body: Bytes::from_static(b"{}"),
                 replay: false,
             };

@@ -9,12 +9,15 @@
 //! * `by_account`: account ++ 0x00 ++ id → ()
 //! * `meta`: `next_offset` (the log offset of the next event to fold) and `format`.
 //! * `acks`: (webhook, entity) → newest acknowledged version ([`Acks`]).
+//! * `deliveries`, `deliveries_positions`: the API's delivery log ([`Deliveries`]).
 
 mod acks;
+mod deliveries;
 mod store;
 mod subscriptions;
 
 pub use acks::{Acked, Acks};
+pub use deliveries::{Deliveries, Entry};
 pub use store::{Store, StoreError, Webhook};
 pub use subscriptions::Subscribers;
 

@@ -8,7 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use tracing::{info, warn};
 
 use crate::subscriptions::{Cache, Subscribers};
-use crate::Acks;
+use crate::{Acks, Deliveries};
 
 /// Bump when the layout or the record encoding changes: older files are then rebuilt.
 const FORMAT: &[u8] = b"hookstream-store-1";
@@ -64,6 +64,7 @@ pub struct Store {
     by_account: sled::Tree,
     meta: sled::Tree,
     acks: Acks,
+    deliveries: Deliveries,
     subscribers: Arc<Cache>,
 }
 
@@ -118,6 +119,11 @@ impl Store {
             by_account: tree("by_account")?,
             meta: tree("meta")?,
             acks: Acks::new(path.to_owned(), tree("acks")?),
+            deliveries: Deliveries::new(
+                path.to_owned(),
+                tree("deliveries")?,
+                tree("deliveries_positions")?,
+            ),
             subscribers: Arc::default(),
             db,
         };
@@ -199,6 +205,11 @@ impl Store {
     }
 
     /// The acknowledged versions of this dispatcher.
+    /// The delivery log the API folds from `hookstream.attempts`.
+    pub fn deliveries(&self) -> Deliveries {
+        self.deliveries.clone()
+    }
+
     pub fn acks(&self) -> &Acks {
         &self.acks
     }

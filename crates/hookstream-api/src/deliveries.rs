@@ -1,0 +1,271 @@
+//! The delivery log: `hookstream.attempts` folded into this API's sled store, served as
+//! `GET /webhooks/ID/deliveries`; and `POST /webhooks/ID/test`, a ping whose attempt is
+//! recorded like any other.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use hookstream_dispatch::attempt_log::{status_and_error, AttemptLog};
+use hookstream_dispatch::deliver::{Deliverer, Delivery};
+use hookstream_kafka::{KafkaConfig, KafkaError};
+use hookstream_model::{now_millis, Attempt, AttemptKind, Codec, WebhookId};
+use hookstream_store::{Deliveries, Entry, Webhook};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::{ApiError, FieldError};
+
+/// Records folded per sled batch when the follower is behind.
+const BATCH: usize = 500;
+
+/// Folds `hookstream.attempts` into `log` until `shutdown`, keeping `keep` per webhook.
+/// Kafka trouble is retried; only a broken store stops it.
+pub async fn follow(
+    kafka: KafkaConfig,
+    log: Deliveries,
+    keep: usize,
+    shutdown: CancellationToken,
+) -> Result<(), hookstream_store::StoreError> {
+    let consumer = loop {
+        match assign(&kafka, &log).await {
+            Ok(consumer) => break consumer,
+            Err(e) => {
+                warn!(error = %e, "cannot read the attempts topic yet; the delivery log waits");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+        }
+    };
+    let codec = Codec::<Attempt>::new();
+    let mut held: Vec<(i32, i64, WebhookId, i64, Vec<u8>)> = Vec::with_capacity(BATCH);
+    loop {
+        let record = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            record = consumer.recv() => record,
+        };
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                warn!(error = %e, "reading the attempts topic");
+                continue;
+            }
+        };
+        let Some(payload) = record.payload() else {
+            continue;
+        };
+        match codec.decode(payload) {
+            Ok(attempt) => held.push((
+                record.partition(),
+                record.offset(),
+                attempt.webhook_id,
+                attempt.at,
+                payload.to_vec(),
+            )),
+            Err(e) => {
+                warn!(offset = record.offset(), error = %e, "undecodable attempt record; skipped")
+            }
+        }
+        drop(record);
+        // Fold what arrived together; a lone record is folded at once.
+        while held.len() < BATCH {
+            match consumer.recv().now_or_never() {
+                Some(Ok(next)) => {
+                    if let Some(Ok(attempt)) = next.payload().map(|p| codec.decode(p)) {
+                        held.push((
+                            next.partition(),
+                            next.offset(),
+                            attempt.webhook_id,
+                            attempt.at,
+                            next.payload().unwrap_or_default().to_vec(),
+                        ));
+                    }
+                }
+                _ => break,
+            }
+        }
+        let entries: Vec<Entry<'_>> = held
+            .iter()
+            .map(|(partition, offset, webhook, at, payload)| Entry {
+                partition: *partition,
+                offset: *offset,
+                webhook: *webhook,
+                at: *at,
+                payload,
+            })
+            .collect();
+        log.apply(&entries, keep)?;
+        held.clear();
+    }
+}
+
+/// A consumer of every partition of the attempts topic, from where the log left off.
+async fn assign(kafka: &KafkaConfig, log: &Deliveries) -> Result<StreamConsumer, KafkaError> {
+    let topic = kafka.topics().attempts();
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set("group.id", "hookstream-api-deliveries-unused")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "100")
+        .create()
+        .map_err(KafkaError::Client)?;
+    let metadata = consumer
+        .fetch_metadata(Some(&topic), Duration::from_secs(10))
+        .map_err(KafkaError::Client)?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if partitions.is_empty() {
+        return Err(KafkaError::TopicsNotReady(vec![topic]));
+    }
+    let mut assignment = TopicPartitionList::new();
+    for partition in &partitions {
+        let start = match log.position(*partition) {
+            Ok(Some(next)) => Offset::Offset(next),
+            _ => Offset::Beginning,
+        };
+        assignment
+            .add_partition_offset(&topic, *partition, start)
+            .map_err(KafkaError::Client)?;
+    }
+    consumer.assign(&assignment).map_err(KafkaError::Client)?;
+    info!(%topic, partitions = partitions.len(), "delivery log following");
+    Ok(consumer)
+}
+
+/// One attempt as `GET /webhooks/ID/deliveries` shows it.
+#[derive(Debug, Serialize)]
+pub struct AttemptBody {
+    /// The `webhook-id` header of the delivery: the same for every attempt of it.
+    delivery_id: String,
+    at: String,
+    attempt: i32,
+    kind: &'static str,
+    status: Option<u16>,
+    error: Option<&'static str>,
+    latency_ms: i64,
+    entity_id: Option<i64>,
+}
+
+impl From<Attempt> for AttemptBody {
+    fn from(a: Attempt) -> Self {
+        AttemptBody {
+            delivery_id: a.delivery_id,
+            at: hookstream_replay::rfc3339(a.at),
+            attempt: a.attempt,
+            kind: a.kind.as_str(),
+            status: a.status,
+            error: a.error.map(|e| e.as_str()),
+            latency_ms: a.latency_ms,
+            entity_id: a.entity_id,
+        }
+    }
+}
+
+/// The newest `limit` attempts of `webhook`, newest first.
+pub fn newest(
+    log: &Deliveries,
+    webhook: WebhookId,
+    limit: usize,
+) -> Result<Vec<AttemptBody>, ApiError> {
+    let codec = Codec::<Attempt>::new();
+    let records = log
+        .newest(webhook, limit)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(records
+        .iter()
+        .filter_map(|bytes| codec.decode(bytes).ok())
+        .map(AttemptBody::from)
+        .collect())
+}
+
+/// Most entries one `GET /webhooks/ID/deliveries` answers.
+pub const MAX_LIMIT: usize = 100;
+
+/// `?limit=N`: 1 to [`MAX_LIMIT`], default 20.
+pub fn parse_limit(query: Option<&str>) -> Result<usize, ApiError> {
+    let Some(query) = query else {
+        return Ok(20);
+    };
+    let mut limit = 20;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key == "limit" {
+            limit = match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(ApiError::Invalid(vec![FieldError::new(
+                        "limit",
+                        format!("{value:?} is not a number from 1 to {MAX_LIMIT}"),
+                    )]))
+                }
+            };
+        }
+    }
+    Ok(limit)
+}
+
+/// What `POST /webhooks/ID/test` answers.
+#[derive(Debug, Serialize)]
+pub struct TestOutcome {
+    /// Whether the receiver answered 2xx.
+    delivered: bool,
+    status: Option<u16>,
+    error: Option<&'static str>,
+    latency_ms: i64,
+    delivery_id: String,
+}
+
+/// Sends a ping to `webhook` and records its attempt. A test never removes a webhook,
+/// whatever the receiver answers.
+pub async fn ping(deliverer: &Deliverer, attempts: &AttemptLog, webhook: &Webhook) -> TestOutcome {
+    let delivery_id = format!("msg_test_{:016x}", fastrand::u64(..));
+    let category = webhook
+        .category()
+        .unwrap_or(hookstream_model::Category::Game);
+    let body = serde_json::json!({
+        "ping": true,
+        "webhook_id": webhook.id,
+        "category": webhook.category,
+        "sent_at": now_millis(),
+    })
+    .to_string();
+    let delivery = Delivery {
+        url: &webhook.url,
+        secret: &webhook.secret,
+        delivery_id: &delivery_id,
+        category,
+        event: "ping",
+        body: body.into(),
+        replay: false,
+    };
+    let response = deliverer.send(&delivery, None).await;
+    let (status, error) = status_and_error(&response.outcome);
+    let latency_ms = response.latency.as_millis() as i64;
+    attempts.record(&Attempt {
+        delivery_id: delivery_id.clone(),
+        webhook_id: webhook.id(),
+        at: now_millis(),
+        attempt: 1,
+        status,
+        error,
+        latency_ms,
+        kind: AttemptKind::Test,
+        category: webhook.category(),
+        entity_id: None,
+    });
+    TestOutcome {
+        delivered: status.is_some_and(|s| (200..300).contains(&s)),
+        status,
+        error: error.map(|e| e.as_str()),
+        latency_ms,
+        delivery_id,
+    }
+}
