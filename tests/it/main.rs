@@ -10,6 +10,7 @@ mod isolation;
 mod metrics;
 mod openapi;
 mod postgres;
+mod readiness;
 mod replay;
 mod restart;
 mod retries;

@@ -183,3 +183,68 @@ fn watermarks_settled(consumer: &BaseConsumer, topic: &str, partition: i32) -> (
         }
     }
 }
+
+/// A Kafka broker of a test's own (for tests that stop it), from scripts/kafka.sh.
+pub struct OwnBroker {
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnBroker {
+    fn script(&self, command: &str) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/kafka.sh");
+        let status = std::process::Command::new("bash")
+            .env("KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m")
+            .args([script, command, "--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("runs scripts/kafka.sh");
+        assert!(status.success(), "scripts/kafka.sh {command} failed");
+    }
+
+    /// Starts a broker on a free loopback port (the controller takes the next one).
+    pub fn start() -> OwnBroker {
+        let port = (0..50)
+            .find_map(|_| {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .ok()?;
+                let next_free = std::net::TcpListener::bind(("127.0.0.1", port.checked_add(1)?));
+                next_free.is_ok().then_some(port)
+            })
+            .expect("two free consecutive ports");
+        let broker = OwnBroker {
+            port,
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        broker.script("start");
+        broker
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the broker (SIGTERM, as an operator would), keeping its data.
+    pub fn stop(&self) {
+        self.script("stop");
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&self) {
+        self.script("start");
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/kafka.sh");
+        let _ = std::process::Command::new("bash")
+            .args([script, "stop", "--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}

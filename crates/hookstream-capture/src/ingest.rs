@@ -5,6 +5,7 @@
 //! before anything is published; the answer lists where each change was stored.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -57,9 +58,22 @@ pub fn app(state: IngestState) -> Router {
     Router::new()
         .route("/v1/changes", post(ingest))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// Ready while Kafka answers: changes accepted now can be published.
+async fn ready(State(state): State<IngestState>) -> Response {
+    match state.publisher.reachable(Duration::from_secs(2)).await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Kafka is not reachable: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 /// What an ingest request gets instead of being published.

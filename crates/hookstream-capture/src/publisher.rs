@@ -30,6 +30,12 @@ impl Publisher {
         })
     }
 
+    /// Whether Kafka answers within `timeout` (the readiness check of capture).
+    pub async fn reachable(&self, timeout: std::time::Duration) -> Result<(), KafkaError> {
+        let topic = self.topics.category(hookstream_model::Category::Game);
+        self.producer.reachable(&topic, timeout).await
+    }
+
     /// Publishes `changes` in order (per partition) and waits for every acknowledgement.
     pub async fn publish_in_order(
         &self,

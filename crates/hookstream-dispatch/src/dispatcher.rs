@@ -141,6 +141,12 @@ pub async fn run(
         metrics,
         stop.clone(),
     ));
+    let probe = tokio::spawn(health::probe_kafka(
+        core.producer.clone(),
+        topics.webhooks(),
+        ready.clone(),
+        stop.clone(),
+    ));
     let catch_up = tokio::spawn(catch_up(core.clone(), store.clone(), ready, started));
     let acks = tokio::spawn(flush_acks(store.clone(), stop.clone()));
     info!(group = %config.group_id, tiers = ?tier_topics, "dispatcher started");
@@ -168,6 +174,7 @@ pub async fn run(
     }
     follower_stop.cancel();
     acks.abort();
+    probe.abort();
     catch_up.abort();
     store.flush()?;
     info!("dispatcher stopped");
@@ -227,7 +234,7 @@ async fn catch_up(core: Arc<Core>, store: Arc<Store>, ready: health::Readiness, 
             }
         }
     }
-    ready.set();
+    ready.set_caught_up();
     info!(
         folded = follower.applied(),
         webhooks = store.count(),

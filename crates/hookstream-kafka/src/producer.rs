@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
 use crate::{KafkaConfig, KafkaError};
 
@@ -120,6 +120,21 @@ impl Producer {
             results.push(outcome);
         }
         results
+    }
+
+    /// Whether a broker answers a metadata request about `topic` within `timeout`: the
+    /// readiness check of the services that write.
+    pub async fn reachable(&self, topic: &str, timeout: Duration) -> Result<(), KafkaError> {
+        let (inner, topic) = (self.inner.clone(), topic.to_owned());
+        tokio::task::spawn_blocking(move || {
+            inner
+                .client()
+                .fetch_metadata(Some(&topic), timeout)
+                .map(|_| ())
+        })
+        .await
+        .map_err(|_| KafkaError::FollowerStopped)?
+        .map_err(KafkaError::Client)
     }
 
     /// The underlying client, for flushing on shutdown.
