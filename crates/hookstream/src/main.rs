@@ -1,5 +1,7 @@
 //! The `hookstream` binary: parses the command line and calls into the component crates.
 
+#[cfg(test)]
+mod compose_tests;
 mod config;
 mod replay;
 mod run;
