@@ -219,6 +219,7 @@ fn setting_path(name: &str) -> Option<Vec<String>> {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
 fn every_variable_the_compose_file_sets_is_a_setting_the_binary_reads() {
     let doc = compose();
     let defaults = toml::Table::try_from(Config::default()).expect("serialises");
