@@ -116,6 +116,43 @@ async fn scrapes_show_deliveries_by_result_removals_readiness_and_api_requests()
             "{name}{labels:?} in the scrape:\n{samples:#?}"
         );
     }
+    // Gauges read every few seconds: consumer lag (librdkafka statistics), breaker states and
+    // how overdue the tiers' heads are. Everything settled, so the lag is zero.
+    let game_topic = format!("{}igdb.game", stack.ns.prefix);
+    let present = |samples: &BTreeMap<Series, f64>, name: &str, labels: &[(&str, &str)]| {
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        samples.get(&(name.to_owned(), labels)).copied()
+    };
+    let gauges = eventually("the lag and breaker gauges", WAIT, || async {
+        let samples = scrape().await;
+        let lag = present(
+            &samples,
+            "hookstream_consumer_lag_records",
+            &[("consumer", "changes"), ("topic", &game_topic)],
+        );
+        let closed = present(&samples, "hookstream_circuits", &[("state", "closed")]);
+        (lag == Some(0.0) && closed.is_some_and(|c| c >= 1.0)).then_some(samples)
+    })
+    .await;
+    for tier in ["10s", "replay"] {
+        assert_eq!(
+            present(
+                &gauges,
+                "hookstream_retry_oldest_due_seconds",
+                &[("tier", tier)]
+            ),
+            Some(0.0),
+            "no job is overdue on {tier}: {gauges:#?}"
+        );
+    }
+    assert_eq!(
+        present(&gauges, "hookstream_circuits", &[("state", "open")]),
+        Some(0.0)
+    );
+
     let api_samples = {
         let response = reqwest::get(format!("{}/metrics", api.base))
             .await

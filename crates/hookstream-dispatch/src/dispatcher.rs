@@ -1,6 +1,7 @@
 //! Starting and stopping a dispatcher: two consumers in their groups (category topics, retry
 //! tiers), each feeding partition lanes, over one shared [`Core`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,9 +20,9 @@ use crate::attempt_log::AttemptLog;
 use crate::barrier::Barrier;
 use crate::changes::Changes;
 use crate::deliver::{ClientError, Deliverer};
-use crate::endpoint::{Breaker, Endpoints};
+use crate::endpoint::{Breaker, Circuit, Endpoints};
 use crate::lanes::{self, LaneConfig, LaneConsumer, Revocations};
-use crate::retries::Retries;
+use crate::retries::{Heads, Retries};
 use crate::telemetry::{self, Render};
 use crate::{health, DispatchConfig};
 
@@ -99,14 +100,20 @@ pub async fn run(
         drain_timeout: Duration::from_millis(config.shutdown_timeout_ms),
     };
     let stop = shutdown.child_token();
-    let (changes_consumer, revoked) =
-        consumer(&kafka, &config, &config.group_id, &topics.categories())?;
+    let (changes_consumer, revoked) = consumer(
+        &kafka,
+        &config,
+        "changes",
+        &config.group_id,
+        &topics.categories(),
+    )?;
     // The retry tiers and the immediate tier, where replays queue their deliveries.
     let mut tier_subscriptions = tier_topics.clone();
     tier_subscriptions.push(topics.replay());
     let (retry_consumer, retry_revoked) = consumer(
         &kafka,
         &config,
+        "retries",
         &format!("{}.retry", config.group_id),
         &tier_subscriptions,
     )?;
@@ -115,9 +122,11 @@ pub async fn run(
         topics: topics.clone(),
         codec: Codec::new(),
     };
+    let heads = Arc::new(Heads::default());
     let retries = Retries {
         core: core.clone(),
         codec: Codec::new(),
+        heads: heads.clone(),
     };
     let mut main = tokio::spawn(lanes::run(
         changes_consumer.clone(),
@@ -149,6 +158,18 @@ pub async fn run(
     ));
     let catch_up = tokio::spawn(catch_up(core.clone(), store.clone(), ready, started));
     let acks = tokio::spawn(flush_acks(store.clone(), stop.clone()));
+    let mut tier_labels: HashMap<String, String> = tier_topics
+        .iter()
+        .cloned()
+        .zip(core.schedule.tiers().iter().cloned())
+        .collect();
+    tier_labels.insert(topics.replay(), "replay".into());
+    let gauges = tokio::spawn(report_gauges(
+        core.clone(),
+        heads,
+        tier_labels,
+        stop.clone(),
+    ));
     info!(group = %config.group_id, tiers = ?tier_topics, "dispatcher started");
 
     let (mut main_done, mut tiers_done) = (false, false);
@@ -174,6 +195,7 @@ pub async fn run(
     }
     follower_stop.cancel();
     acks.abort();
+    gauges.abort();
     probe.abort();
     catch_up.abort();
     store.flush()?;
@@ -184,10 +206,11 @@ pub async fn run(
 fn consumer(
     kafka: &KafkaConfig,
     config: &DispatchConfig,
+    name: &'static str,
     group: &str,
     topics: &[String],
 ) -> Result<(Arc<LaneConsumer>, Revocations), KafkaError> {
-    let (context, revoked) = lanes::context();
+    let (context, revoked) = lanes::context(name);
     let consumer: LaneConsumer = kafka
         .client_config()
         .set("group.id", group)
@@ -202,6 +225,8 @@ fn consumer(
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("fetch.wait.max.ms", "20")
+        // The lag metric comes from librdkafka's statistics.
+        .set("statistics.interval.ms", "5000")
         .create_with_context(context)
         .map_err(KafkaError::Client)?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -221,6 +246,35 @@ async fn flush_acks(store: Arc<Store>, stop: CancellationToken) {
 }
 
 const ACK_FLUSH: Duration = Duration::from_millis(200);
+
+/// Sets the gauges that are read rather than counted, every [`GAUGES`]: breaker states, and
+/// how overdue each tier's head jobs are.
+async fn report_gauges(
+    core: Arc<Core>,
+    heads: Arc<Heads>,
+    tier_labels: HashMap<String, String>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(GAUGES);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while stop.run_until_cancelled(tick.tick()).await.is_some() {
+        let (mut closed, mut open, mut half_open) = (0, 0, 0);
+        for (_, circuit) in core.endpoints.circuits() {
+            match circuit {
+                Circuit::Closed { .. } => closed += 1,
+                Circuit::Open { .. } => open += 1,
+                Circuit::HalfOpen { .. } => half_open += 1,
+            }
+        }
+        telemetry::circuits(closed, open, half_open);
+        let overdue = heads.overdue(hookstream_model::now_millis());
+        for (topic, tier) in &tier_labels {
+            telemetry::oldest_due(tier, overdue.get(topic).copied().unwrap_or_default());
+        }
+    }
+}
+
+const GAUGES: Duration = Duration::from_secs(5);
 
 /// Folds the webhook log up to its current end, then reports the dispatcher ready.
 async fn catch_up(core: Arc<Core>, store: Arc<Store>, ready: health::Readiness, started: Instant) {

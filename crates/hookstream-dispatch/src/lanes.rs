@@ -16,11 +16,14 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::OwnedMessage;
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+
+use crate::telemetry;
 
 /// The record could not be settled because the dispatcher is stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +47,29 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Interrupted>> + Send;
 }
 
-/// A consumer context that reports revoked partitions to the lane loop.
+/// A consumer context that reports revoked partitions to the lane loop, and the consumer's
+/// lag from librdkafka's statistics.
 pub struct LaneContext {
     revoked: mpsc::UnboundedSender<Vec<(String, i32)>>,
+    /// `changes` or `retries`: the `consumer` label of the lag metric.
+    name: &'static str,
 }
 
-impl ClientContext for LaneContext {}
+impl ClientContext for LaneContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            // Records not yet settled, from the last stored offset to the partition's end;
+            // -1 while unknown (no stored offset yet).
+            let lag: i64 = stats
+                .partitions
+                .values()
+                .filter(|p| p.partition >= 0 && p.desired)
+                .map(|p| p.consumer_lag_stored.max(p.consumer_lag).max(0))
+                .sum();
+            telemetry::consumer_lag(self.name, topic, lag);
+        }
+    }
+}
 
 impl ConsumerContext for LaneContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -90,9 +110,9 @@ pub type LaneConsumer = StreamConsumer<LaneContext>;
 pub type Revocations = mpsc::UnboundedReceiver<Vec<(String, i32)>>;
 
 /// Makes the context of a lane consumer and the receiver of its revocations.
-pub fn context() -> (LaneContext, Revocations) {
+pub fn context(name: &'static str) -> (LaneContext, Revocations) {
     let (revoked, rx) = mpsc::unbounded_channel();
-    (LaneContext { revoked }, rx)
+    (LaneContext { revoked, name }, rx)
 }
 
 type Partition = (String, i32);

@@ -1,10 +1,11 @@
 //! The retry-tier path: a queued job waits in its partition until it is due (the lane holds
 //! the partition meanwhile, pausing it when full), then is attempted like any delivery.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hookstream_model::{now_millis, Codec, DeliveryJob};
+use hookstream_model::{now_millis, Codec, DeliveryJob, UnixMillis};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use tracing::error;
@@ -16,6 +17,37 @@ use crate::waiting::pause;
 pub struct Retries {
     pub core: Arc<Core>,
     pub codec: Codec<DeliveryJob>,
+    /// The job each tier partition is on, for the oldest-due metric.
+    pub heads: Arc<Heads>,
+}
+
+/// When the job at the head of each tier partition is (or was) due.
+#[derive(Debug, Default)]
+pub struct Heads(Mutex<HashMap<(String, i32), UnixMillis>>);
+
+impl Heads {
+    fn start(&self, topic: &str, partition: i32, due_at: UnixMillis) {
+        self.lock().insert((topic.to_owned(), partition), due_at);
+    }
+
+    fn finish(&self, topic: &str, partition: i32) {
+        self.lock().remove(&(topic.to_owned(), partition));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i32), UnixMillis>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Per topic, how long its most overdue head job has been due at `now` (zero if none is).
+    pub fn overdue(&self, now: UnixMillis) -> HashMap<String, Duration> {
+        let mut out: HashMap<String, Duration> = HashMap::new();
+        for ((topic, _), due_at) in self.lock().iter() {
+            let late = Duration::from_millis((now - due_at).max(0) as u64);
+            let slot = out.entry(topic.clone()).or_default();
+            *slot = (*slot).max(late);
+        }
+        out
+    }
 }
 
 impl Handler for Retries {
@@ -35,11 +67,18 @@ impl Handler for Retries {
                 return Ok(());
             }
         };
+        let (topic, partition) = (record.topic(), record.partition());
+        self.heads.start(topic, partition, job.due_at);
         let wait = job.due_at - now_millis();
-        if wait > 0 {
-            // Not due yet: a draining dispatcher leaves it (unsettled) to the next owner.
-            pause(&stops.draining, Duration::from_millis(wait as u64)).await?;
+        let settled = async {
+            if wait > 0 {
+                // Not due yet: a draining dispatcher leaves it (unsettled) to the next owner.
+                pause(&stops.draining, Duration::from_millis(wait as u64)).await?;
+            }
+            self.core.attempt(job, None, &stops.stop).await
         }
-        self.core.attempt(job, None, &stops.stop).await
+        .await;
+        self.heads.finish(topic, partition);
+        settled
     }
 }

@@ -7,7 +7,11 @@
 //! | `hookstream_deliveries_dropped_total` | `reason` | `superseded` or `webhook_gone` |
 //! | `hookstream_retries_queued_total` | `tier` | jobs queued on a retry tier |
 //! | `hookstream_webhooks_removed_total` | `reason` | removals this dispatcher decided: `unauthorized`, `failing` |
-//! | `hookstream_dispatch_ready` | | 1 once the view caught up with the webhook log |
+//! | `hookstream_dispatch_ready` | | 1 while ready: the view caught up with the webhook log and Kafka answers |
+//! | `hookstream_consumer_lag_records` | `consumer`, `topic` | records not yet settled on the partitions this dispatcher holds (librdkafka statistics, every 5 s); for `consumer="retries"` it is the depth of each retry tier |
+//! | `hookstream_retry_oldest_due_seconds` | `tier` | how long the most overdue job at the head of a tier partition has been due (0 when none is) |
+//! | `hookstream_circuits` | `state` | endpoints by breaker state: `closed`, `open`, `half_open` |
+//! | `hookstream_attempt_log_dropped_total` | | attempt records not handed to Kafka (the producer's queue was full) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +70,23 @@ pub fn queued(tier: &str) {
 pub fn removed(reason: RemovalReason) {
     metrics::counter!("hookstream_webhooks_removed_total", "reason" => reason.as_str())
         .increment(1);
+}
+
+pub fn consumer_lag(consumer: &'static str, topic: &str, records: i64) {
+    metrics::gauge!("hookstream_consumer_lag_records", "consumer" => consumer, "topic" => topic.to_owned())
+        .set(records as f64);
+}
+
+pub fn oldest_due(tier: &str, overdue: Duration) {
+    metrics::gauge!("hookstream_retry_oldest_due_seconds", "tier" => tier.to_owned())
+        .set(overdue.as_secs_f64());
+}
+
+/// Endpoints by breaker state.
+pub fn circuits(closed: usize, open: usize, half_open: usize) {
+    for (state, count) in [("closed", closed), ("open", open), ("half_open", half_open)] {
+        metrics::gauge!("hookstream_circuits", "state" => state).set(count as f64);
+    }
 }
 
 pub fn ready(ready: bool) {
