@@ -4,7 +4,8 @@
 # (scripts/postgres.sh, deploy/demo-schema.sql), `hookstream dev` (api, capture and
 # dispatch in one process) and `hookstream sink` (a receiver that prints what it gets).
 # Then it registers a webhook for Games, runs `UPDATE games …` in PostgreSQL, and prints
-# the delivery; a change pushed to the HTTP ingest follows.
+# the delivery; a change pushed to the HTTP ingest follows. Then it shows the delivery log,
+# replays both changes to the webhook, and prints the dispatcher's delivery metrics.
 #
 #   scripts/demo.sh          # stays up until Ctrl-C, then stops everything it started
 #   scripts/demo.sh --once   # stops as soon as the delivery arrived
@@ -113,6 +114,7 @@ wait_delivery() {
 }
 
 say "UPDATE games … in PostgreSQL"
+since=$(date -u -d '-2 seconds' +%Y-%m-%dT%H:%M:%SZ)
 before=$(deliveries)
 psql "$pg dbname=igdb" -qc "UPDATE games SET rating = 92.40 + (random() * 0.5)::numeric(3,2), updated_at = now() WHERE id = 1942"
 say "waiting for the delivery"
@@ -125,6 +127,22 @@ curl -sS -X POST http://127.0.0.1:8081/v1/changes \
   -d '{"category": "game", "id": 7346, "op": "create", "data": {"id": 7346, "name": "The Legend of Zelda: Breath of the Wild"}}'
 echo
 wait_delivery "$before"
+
+say "GET /webhooks/$webhook_id/deliveries (the delivery log: every attempt, newest first)"
+for ((i = 0; i < 50; i++)); do
+  log=$(curl -sS "http://127.0.0.1:8080/webhooks/$webhook_id/deliveries" -H 'user-key: demo-key')
+  [[ $(grep -o '"attempt"' <<<"$log" | wc -l) -ge 2 ]] && break
+  sleep 0.2
+done
+echo "$log"
+
+say "hookstream replay --webhook $webhook_id --since $since (both changes again, marked X-Hookstream-Replay)"
+before=$(deliveries)
+"$bin" replay --webhook "$webhook_id" --since "$since"
+wait_delivery "$before"
+
+say "GET :8082/metrics (the dispatcher's Prometheus metrics, deliveries by result)"
+curl -sS http://127.0.0.1:8082/metrics | grep '^hookstream_deliveries_total' || true
 
 if $once; then
   say "delivered; stopping"

@@ -53,9 +53,14 @@ async fn receive(State(sink): State<Arc<Sink>>, headers: HeaderMap, body: Bytes)
             .unwrap_or("-")
     };
     println!(
-        "sink: delivery #{n}: {} {} webhook-id={} X-Secret={}\n      {}",
+        "sink: delivery #{n}: {} {}{} webhook-id={} X-Secret={}\n      {}",
         header("x-hookstream-event"),
         header("x-hookstream-category"),
+        if headers.contains_key("x-hookstream-replay") {
+            " (replay)"
+        } else {
+            ""
+        },
         header("webhook-id"),
         if headers.contains_key("x-secret") {
             "(present)"
