@@ -206,53 +206,82 @@ pub struct Finished {
     pub stderr: String,
 }
 
+/// A one-shot `hookstream` command whose output is collected.
+pub struct Captured {
+    args: Vec<String>,
+    child: Child,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Captured {
+    /// Starts `hookstream <args>` with `env` (and nothing of the test's own HOOKSTREAM_*).
+    pub fn spawn(args: &[&str], env: &HashMap<String, String>) -> Captured {
+        let mut command = Command::new(binary());
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("HOOKSTREAM_") {
+                command.env_remove(key);
+            }
+        }
+        command.envs(env);
+        let mut child = command.spawn().expect("spawns hookstream");
+        let read_all = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                pipe.read_to_string(&mut text).ok();
+                text
+            })
+        };
+        let stdout = read_all(Box::new(child.stdout.take().expect("piped")));
+        let stderr = read_all(Box::new(child.stderr.take().expect("piped")));
+        Captured {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C on a terminal does.
+    pub fn interrupt(&self) {
+        // SAFETY: kill(2) on the PID of a child this test spawned and has not reaped.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+    }
+
+    /// Waits for the end, or kills the command after `timeout` and panics.
+    pub fn finish(mut self, timeout: Duration) -> Finished {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "hookstream {:?} did not finish within {timeout:?}; it said:\n{}",
+                    self.args,
+                    self.stderr.join().unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Finished {
+            success: status.success(),
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+        }
+    }
+}
+
 /// Runs `hookstream <args>` with `env` to its end, or kills it after `timeout` and panics.
 pub fn run_to_end(args: &[&str], env: &HashMap<String, String>, timeout: Duration) -> Finished {
-    let mut command = Command::new(binary());
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HOOKSTREAM_") {
-            command.env_remove(key);
-        }
-    }
-    command.envs(env);
-    let mut child = command.spawn().expect("spawns hookstream");
-    let (mut stdout, mut stderr) = (
-        child.stdout.take().expect("piped"),
-        child.stderr.take().expect("piped"),
-    );
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).ok();
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).ok();
-        text
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waits") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "hookstream {args:?} did not finish within {timeout:?}; it said:\n{}",
-                err.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Finished {
-        success: status.success(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
+    Captured::spawn(args, env).finish(timeout)
 }

@@ -130,6 +130,11 @@ impl Stack {
         crate::process::run_to_end(args, &self.env("cli"), crate::WAIT)
     }
 
+    /// Starts the one-shot `hookstream <args>` with this stack's environment.
+    pub fn start(&self, args: &[&str]) -> crate::process::Captured {
+        crate::process::Captured::spawn(args, &self.env("cli"))
+    }
+
     /// `hookstream api` and `hookstream capture` as processes of their own (dispatchers are
     /// the test's to start), with their clients.
     pub fn api_and_capture(&self) -> (Proc, Proc, Api, Ingest) {
