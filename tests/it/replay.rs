@@ -250,14 +250,17 @@ async fn ctrl_c_stops_a_replay_to_all_webhooks_and_its_resume_arguments_finish_i
     let resume = stopped
         .stdout
         .lines()
-        .find_map(|l| l.strip_prefix("stopped before the end; resume with "))
+        .find_map(|l| l.strip_prefix("stopped before the end; resume with: hookstream "))
         .unwrap_or_else(|| panic!("says how to resume: {stopped:?}"))
         .to_owned();
+    assert!(
+        resume.contains("--category game") && resume.contains("--rate 20"),
+        "the same replay, from where it stopped: {resume}"
+    );
     let queued = kafka::record_count(&replay_topic);
     assert!(queued < 60, "stopped early, after {queued} jobs");
 
-    let mut args = vec!["replay", "--category", "game"];
-    args.extend(resume.split_whitespace());
+    let args: Vec<&str> = resume.split_whitespace().collect();
     let rest = stack.run(&args);
     assert!(rest.success, "{rest:?}");
 

@@ -56,9 +56,11 @@ pub enum StartError {
 }
 
 /// Builds the API's state: keys, the sled view and its follower, the log producer.
+/// `dispatch` is how deliveries are made: test pings go out the same way.
 pub async fn build(
     config: &ApiConfig,
     kafka: &KafkaConfig,
+    dispatch: &DispatchConfig,
     shutdown: CancellationToken,
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), StartError> {
     let keys = Keys::load(&config.keys_file)?;
@@ -71,10 +73,10 @@ pub async fn build(
     let probe = Probe {
         deliverer: Deliverer::new(&DispatchConfig {
             request_timeout_ms: config.test_timeout_ms,
-            ..DispatchConfig::default()
+            ..dispatch.clone()
         })
         .map_err(|e| StartError::Client(e.to_string()))?,
-        attempts: AttemptLog::new(kafka, Producer::new(kafka)?),
+        attempts: AttemptLog::new(kafka, Producer::bulk(kafka)?),
         log: store.deliveries(),
     };
     let follow = deliveries::follow(

@@ -58,7 +58,12 @@ impl Replays {
         let range = range::lookup(&self.kafka, category, Start::Time(since), until)
             .await
             .map_err(invalid_range)?;
-        if !self.running.lock().expect("replays lock").insert(webhook) {
+        let newly = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(webhook);
+        if !newly {
             return Err(ApiError::Conflict(format!(
                 "a replay to webhook {webhook} is still running; try again when it is done"
             )));
@@ -72,7 +77,12 @@ impl Replays {
             warning: range.warning.clone(),
         };
         let this = self.clone();
+        let running = Running {
+            replays: self.clone(),
+            webhook,
+        };
         tokio::spawn(async move {
+            let _running = running;
             let options = Options {
                 rate: this.rate,
                 dry_run: false,
@@ -92,11 +102,29 @@ impl Replays {
                 Ok(summary) => {
                     info!(%webhook, records = summary.records, deliveries = summary.deliveries, stopped_at = ?summary.stopped_at, "replay queued")
                 }
+                Err(ReplayError::Stopped { source, resume }) => {
+                    warn!(%webhook, error = %source, ?resume, "replay stopped early; what was queued stays queued")
+                }
                 Err(e) => warn!(%webhook, error = %e, "replay failed"),
             }
-            this.running.lock().expect("replays lock").remove(&webhook);
         });
         Ok(accepted)
+    }
+}
+
+/// Marks a webhook's replay as running while alive, however its task ends.
+struct Running {
+    replays: Arc<Replays>,
+    webhook: WebhookId,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.replays
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.webhook);
     }
 }
 
@@ -144,7 +172,9 @@ fn invalid_range(e: ReplayError) -> ApiError {
         ReplayError::Backwards { .. } => {
             ApiError::Invalid(vec![FieldError::new("until", e.to_string())])
         }
-        ReplayError::Future { .. } | ReplayError::OutsideRetention { .. } => {
+        ReplayError::Future { .. }
+        | ReplayError::OutsideRetention { .. }
+        | ReplayError::AllExpired { .. } => {
             ApiError::Invalid(vec![FieldError::new("since", e.to_string())])
         }
         ReplayError::NoTopic(_) => ApiError::Invalid(vec![FieldError::new(

@@ -65,7 +65,6 @@ pub async fn run(
         Follower::start(&kafka, store.clone(), follower_stop.clone()).await?;
     let topics = kafka.topics();
     let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
-    // Retry jobs and attempt records share one producer.
     let producer = Producer::new(&kafka)?;
     let core = Arc::new(Core {
         barrier: Barrier::new(
@@ -86,7 +85,7 @@ pub async fn run(
         job_codec: Codec::new(),
         entity_locks: Default::default(),
         attempt_log: match config.record_attempts {
-            true => Some(AttemptLog::new(&kafka, producer.clone())),
+            true => Some(AttemptLog::new(&kafka, Producer::bulk(&kafka)?)),
             false => None,
         },
         tier_topics: tier_topics.clone(),

@@ -25,13 +25,23 @@ pub struct Retries {
 #[derive(Debug, Default)]
 pub struct Heads(Mutex<HashMap<(String, i32), UnixMillis>>);
 
-impl Heads {
-    fn start(&self, topic: &str, partition: i32, due_at: UnixMillis) {
-        self.lock().insert((topic.to_owned(), partition), due_at);
-    }
+/// A partition's head job, forgotten when dropped.
+struct Head<'a> {
+    heads: &'a Heads,
+    key: (String, i32),
+}
 
-    fn finish(&self, topic: &str, partition: i32) {
-        self.lock().remove(&(topic.to_owned(), partition));
+impl Drop for Head<'_> {
+    fn drop(&mut self) {
+        self.heads.lock().remove(&self.key);
+    }
+}
+
+impl Heads {
+    fn start(&self, topic: &str, partition: i32, due_at: UnixMillis) -> Head<'_> {
+        let key = (topic.to_owned(), partition);
+        self.lock().insert(key.clone(), due_at);
+        Head { heads: self, key }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i32), UnixMillis>> {
@@ -67,18 +77,16 @@ impl Handler for Retries {
                 return Ok(());
             }
         };
-        let (topic, partition) = (record.topic(), record.partition());
-        self.heads.start(topic, partition, job.due_at);
+        // Held while the job is the partition's head, however its handling ends (a revoked
+        // partition's lane is aborted mid-wait).
+        let _head = self
+            .heads
+            .start(record.topic(), record.partition(), job.due_at);
         let wait = job.due_at - now_millis();
-        let settled = async {
-            if wait > 0 {
-                // Not due yet: a draining dispatcher leaves it (unsettled) to the next owner.
-                pause(&stops.draining, Duration::from_millis(wait as u64)).await?;
-            }
-            self.core.attempt(job, None, &stops.stop).await
+        if wait > 0 {
+            // Not due yet: a draining dispatcher leaves it (unsettled) to the next owner.
+            pause(&stops.draining, Duration::from_millis(wait as u64)).await?;
         }
-        .await;
-        self.heads.finish(topic, partition);
-        settled
+        self.core.attempt(job, None, &stops.stop).await
     }
 }

@@ -36,6 +36,22 @@ impl Producer {
         Ok(Producer { inner })
     }
 
+    /// A producer for records that may be late and, rarely, lost: large batches (up to
+    /// 100 ms of lingering) cost the broker far less per record than the idempotent
+    /// producer's small ones. For the attempt log, never for deliveries or the webhook log.
+    pub fn bulk(config: &KafkaConfig) -> Result<Producer, KafkaError> {
+        let inner = config
+            .client_config()
+            .set("acks", "1")
+            .set("linger.ms", "100")
+            .set("batch.size", "1000000")
+            .set("compression.type", "lz4")
+            .set("message.timeout.ms", "60000")
+            .create()
+            .map_err(KafkaError::Client)?;
+        Ok(Producer { inner })
+    }
+
     /// Sends one record and waits until Kafka acknowledged it.
     pub async fn send(
         &self,

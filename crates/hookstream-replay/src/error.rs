@@ -10,8 +10,12 @@ pub enum ReplayError {
     Backwards { since: String, until: String },
     #[error("the range starts in the future ({since}); nothing to replay")]
     Future { since: String },
-    #[error("the whole range is older than what {topic} still holds: retention removed it (the oldest change left is from {oldest})")]
+    #[error("the whole range is older than what {topic} still holds (its oldest change is from {oldest}): retention removed it, if it held anything")]
     OutsideRetention { topic: String, oldest: String },
+    #[error("retention removed every change {topic} held; nothing to replay")]
+    AllExpired { topic: String },
+    #[error("partition {0} is named twice")]
+    PartitionTwice(i32),
     #[error("{topic} has no partition {partition} (it has {count})")]
     NoPartition {
         topic: String,
@@ -42,6 +46,12 @@ pub enum ReplayError {
     },
     #[error("no webhook subscribes to {0}; nothing to replay")]
     NoSubscribers(Category),
+    #[error("{source}")]
+    Stopped {
+        source: Box<ReplayError>,
+        /// Where each unfinished partition resumes; what came before is queued.
+        resume: Vec<(i32, i64)>,
+    },
     #[error("Kafka: {0}")]
     Kafka(#[from] KafkaError),
     #[error("Kafka: {0}")]

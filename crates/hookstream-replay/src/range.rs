@@ -111,7 +111,12 @@ pub fn resolve(
         Start::Offsets(offsets) => offsets.clone(),
     };
     let mut oldest_left: Option<UnixMillis> = None;
+    let mut emptied = 0;
+    let mut seen = std::collections::HashSet::new();
     for (partition, offset) in starts {
+        if !seen.insert(partition) {
+            return Err(ReplayError::PartitionTwice(partition));
+        }
         if partition < 0 || partition as usize >= count {
             return Err(ReplayError::NoPartition {
                 topic: topic.to_owned(),
@@ -140,6 +145,9 @@ pub fn resolve(
                 });
             }
         }
+        if low > 0 && low == high {
+            emptied += 1;
+        }
         let end = match &ends {
             Some(ends) if ends[partition as usize] >= 0 => ends[partition as usize],
             _ => high,
@@ -156,6 +164,11 @@ pub fn resolve(
             partition,
             start: offset.min(end),
             end,
+        });
+    }
+    if emptied == count && matches!(start, Start::Time(_)) {
+        return Err(ReplayError::AllExpired {
+            topic: topic.to_owned(),
         });
     }
     if let Some(oldest) = oldest_left {

@@ -59,7 +59,8 @@ pub struct Summary {
 const BATCH: usize = 500;
 
 /// Replays `range` of `category` to `webhooks` until done or `stop` is cancelled (then it
-/// finishes the batch in hand and reports where it stopped).
+/// sends what it queued and reports where it stopped). On an error, what was sent stays
+/// sent and the error says where to resume ([`ReplayError::Stopped`]).
 pub async fn run(
     kafka: &KafkaConfig,
     category: Category,
@@ -70,7 +71,7 @@ pub async fn run(
     stop: &CancellationToken,
 ) -> Result<Summary, ReplayError> {
     let started = Instant::now();
-    let mut todo: HashMap<i32, (i64, i64)> = range
+    let todo: Todo = range
         .partitions
         .iter()
         .filter(|p| !p.is_empty())
@@ -104,57 +105,126 @@ pub async fn run(
             .map(|rate| RateLimiter::direct(Quota::per_second(rate))),
         batch: Vec::with_capacity(BATCH),
         batch_started: None,
+        durable: todo.clone(),
     };
-    let changes = Codec::<EntityChange>::new();
-    while !todo.is_empty() {
-        let record = tokio::select! {
-            _ = stop.cancelled() => break,
-            record = consumer.recv() => record?,
-        };
-        let partition = record.partition();
-        let Some(&(_, end)) = todo.get(&partition) else {
-            continue;
-        };
-        if record.offset() >= end {
-            todo.remove(&partition);
-            continue;
-        }
-        summary.records += 1;
-        let queued = match decode(&changes, &record, category) {
-            Some(change) => {
-                let data: Arc<str> = change.data.as_str().into();
-                let source = Source {
-                    partition,
-                    offset: record.offset(),
-                };
-                let now = now_millis();
-                for webhook in webhooks {
-                    let job = first_attempt(&change, &data, source, *webhook, now, true);
-                    queue.push(job).await?;
-                }
-                webhooks.len() as u64
-            }
-            None => {
-                summary.skipped += 1;
-                0
-            }
-        };
-        summary.deliveries += queued;
-        progress.advance(1, queued);
-        if record.offset() + 1 >= end {
-            todo.remove(&partition);
-        } else if let Some(next) = todo.get_mut(&partition) {
-            next.0 = record.offset() + 1;
-        }
-    }
-    queue.flush().await?;
-    if !todo.is_empty() {
-        let mut at: Vec<(i32, i64)> = todo.iter().map(|(p, (next, _))| (*p, *next)).collect();
-        at.sort();
-        summary.stopped_at = Some(at);
-    }
+    let mut reading = Reading {
+        consumer: &consumer,
+        topic: &range.topic,
+        category,
+        webhooks,
+        todo,
+        changes: Codec::new(),
+    };
+    let read = reading.all(&mut queue, &mut summary, progress, stop).await;
+    let sent = queue.flush(&reading.todo).await;
     summary.elapsed = started.elapsed();
-    Ok(summary)
+    match read.and(sent) {
+        Ok(()) => {
+            summary.stopped_at = resume_points(&reading.todo);
+            Ok(summary)
+        }
+        Err(e) => Err(ReplayError::Stopped {
+            source: Box::new(e),
+            resume: resume_points(&queue.durable).unwrap_or_default(),
+        }),
+    }
+}
+
+/// Per partition: the next offset to read and the end of the range.
+type Todo = HashMap<i32, (i64, i64)>;
+
+fn resume_points(todo: &Todo) -> Option<Vec<(i32, i64)>> {
+    if todo.is_empty() {
+        return None;
+    }
+    let mut at: Vec<(i32, i64)> = todo.iter().map(|(p, (next, _))| (*p, *next)).collect();
+    at.sort();
+    Some(at)
+}
+
+/// The read side of a replay: what is left of each partition.
+struct Reading<'a> {
+    consumer: &'a StreamConsumer,
+    topic: &'a str,
+    category: Category,
+    webhooks: &'a [WebhookId],
+    todo: Todo,
+    changes: Codec<EntityChange>,
+}
+
+impl Reading<'_> {
+    async fn all(
+        &mut self,
+        queue: &mut Queue,
+        summary: &mut Summary,
+        progress: &dyn Progress,
+        stop: &CancellationToken,
+    ) -> Result<(), ReplayError> {
+        while !self.todo.is_empty() {
+            let record = tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                record = self.consumer.recv() => record,
+            };
+            let record = match record {
+                Ok(record) => record,
+                // The partition's end (at least the range's end, which was at most the end
+                // then): nothing of the range is left on it, even where offsets have gaps.
+                Err(rdkafka::error::KafkaError::PartitionEOF(partition)) => {
+                    self.done(partition);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (partition, offset) = (record.partition(), record.offset());
+            let Some(&(_, end)) = self.todo.get(&partition) else {
+                continue;
+            };
+            if offset >= end {
+                self.done(partition);
+                continue;
+            }
+            let mut queued = 0;
+            match decode(&self.changes, &record, self.category) {
+                Some(change) => {
+                    let data: Arc<str> = change.data.as_str().into();
+                    let source = Source { partition, offset };
+                    let now = now_millis();
+                    for webhook in self.webhooks {
+                        let job = first_attempt(&change, &data, source, *webhook, now, true);
+                        if !queue.push(job, &self.todo, stop).await? {
+                            // Stopped while waiting for the rate limit: this record is
+                            // where a resume starts (its jobs queued so far come again,
+                            // with the same webhook-id).
+                            summary.deliveries += queued;
+                            progress.advance(0, queued);
+                            return Ok(());
+                        }
+                        queued += 1;
+                    }
+                }
+                None => summary.skipped += 1,
+            }
+            summary.records += 1;
+            summary.deliveries += queued;
+            progress.advance(1, queued);
+            if offset + 1 >= end {
+                self.done(partition);
+            } else if let Some(next) = self.todo.get_mut(&partition) {
+                next.0 = offset + 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Nothing of the range is left on `partition`: stop fetching it.
+    fn done(&mut self, partition: i32) {
+        if self.todo.remove(&partition).is_some() {
+            let mut list = TopicPartitionList::new();
+            list.add_partition(self.topic, partition);
+            // Only saves fetching: records of a finished partition are ignored anyway.
+            let _ = self.consumer.pause(&list);
+        }
+    }
 }
 
 /// A consumer of its own, outside any group, assigned to the start of each partition.
@@ -167,7 +237,7 @@ fn reader(
         .client_config()
         .set("group.id", "hookstream-replay-unused")
         .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
+        .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "error")
         .set("queued.max.messages.kbytes", "16384")
         .create()
@@ -220,17 +290,30 @@ struct Queue {
     /// When the oldest job of the batch was pushed: a slow, rate-limited replay still sends
     /// its jobs within [`LINGER`].
     batch_started: Option<Instant>,
+    /// What the reading had left when the last batch was acknowledged: where a replay that
+    /// failed resumes.
+    durable: Todo,
 }
 
 const LINGER: Duration = Duration::from_millis(100);
 
 impl Queue {
-    async fn push(&mut self, job: DeliveryJob) -> Result<(), ReplayError> {
+    /// Queues `job`; `false` when `stop` came while waiting for the rate limit. `todo` is
+    /// the reading's state once the jobs sent so far are acknowledged.
+    async fn push(
+        &mut self,
+        job: DeliveryJob,
+        todo: &Todo,
+        stop: &CancellationToken,
+    ) -> Result<bool, ReplayError> {
         if self.producer.is_none() {
-            return Ok(());
+            return Ok(true);
         }
         if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(false),
+                _ = limiter.until_ready() => {}
+            }
         }
         // One entity's replays to one webhook stay in one partition, in order.
         let key = format!("{}:{}", job.webhook_id, job.entity_id).into_bytes();
@@ -241,16 +324,18 @@ impl Queue {
         self.batch.push((key, payload));
         let started = *self.batch_started.get_or_insert_with(Instant::now);
         if self.batch.len() >= BATCH || started.elapsed() >= LINGER {
-            self.flush().await?;
+            self.flush(todo).await?;
         }
-        Ok(())
+        Ok(true)
     }
 
-    async fn flush(&mut self) -> Result<(), ReplayError> {
+    /// Sends the batch and waits for its acknowledgements; `todo` is where the reading is.
+    async fn flush(&mut self, todo: &Todo) -> Result<(), ReplayError> {
         let Some(producer) = &self.producer else {
             return Ok(());
         };
         if self.batch.is_empty() {
+            self.durable = todo.clone();
             return Ok(());
         }
         let records: Vec<(&str, &[u8], &[u8])> = self
@@ -263,6 +348,7 @@ impl Queue {
         }
         self.batch.clear();
         self.batch_started = None;
+        self.durable = todo.clone();
         Ok(())
     }
 }

@@ -1,8 +1,9 @@
 //! The delivery log: the newest attempts of each webhook, folded from `hookstream.attempts`,
 //! at most `keep` per webhook.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use hookstream_model::{UnixMillis, WebhookId};
 
@@ -27,6 +28,9 @@ pub struct Deliveries {
     entries: sled::Tree,
     /// partition (4 bytes) → next offset to fold.
     positions: sled::Tree,
+    /// Entries added per webhook since its last trim: trimming (a scan) runs once per
+    /// `keep / 2` additions, so a webhook holds at most about 1.5 × `keep`.
+    untrimmed: Arc<Mutex<HashMap<WebhookId, usize>>>,
 }
 
 impl Deliveries {
@@ -35,6 +39,7 @@ impl Deliveries {
             path,
             entries,
             positions,
+            untrimmed: Arc::default(),
         }
     }
 
@@ -62,17 +67,33 @@ impl Deliveries {
     pub fn apply(&self, entries: &[Entry<'_>], keep: usize) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         let mut positions = sled::Batch::default();
-        let mut touched = BTreeSet::new();
+        let mut touched = BTreeMap::new();
         for entry in entries {
             batch.insert(key(entry).to_vec(), entry.payload);
             positions.insert(
                 entry.partition.to_be_bytes().to_vec(),
                 (entry.offset + 1).to_be_bytes().to_vec(),
             );
-            touched.insert(entry.webhook);
+            *touched.entry(entry.webhook).or_insert(0) += 1;
         }
         self.entries.apply_batch(batch).map_err(|e| self.err(e))?;
-        for webhook in touched {
+        let due: Vec<WebhookId> = {
+            let mut untrimmed = self.untrimmed.lock().unwrap_or_else(|p| p.into_inner());
+            touched
+                .into_iter()
+                .filter(|(webhook, added)| {
+                    let count = untrimmed.entry(*webhook).or_insert(0);
+                    *count += added;
+                    let due = *count > keep / 2;
+                    if due {
+                        *count = 0;
+                    }
+                    due
+                })
+                .map(|(webhook, _)| webhook)
+                .collect()
+        };
+        for webhook in due {
             self.trim(webhook, keep)?;
         }
         // Positions last: a crash in between folds the batch again, which only rewrites it.
@@ -164,5 +185,12 @@ mod tests {
             [b"d".to_vec(), b"c".to_vec()],
             "only the newest `keep` stay"
         );
+        // Trimming runs once per keep/2 additions: the bound holds within 1.5 × keep.
+        for n in 0..50 {
+            log.apply(&[entry(3, 100 + n, 10 + n, b"x")], 10)
+                .expect("applies");
+            let held = log.newest(WebhookId(3), 100).expect("reads").len();
+            assert!(held <= 15, "{held} entries after {} additions", n + 1);
+        }
     }
 }

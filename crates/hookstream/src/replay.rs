@@ -9,7 +9,9 @@ use anyhow::{bail, Context};
 use hookstream_kafka::log::Follower;
 use hookstream_kafka::KafkaConfig;
 use hookstream_model::{Category, UnixMillis, WebhookId};
-use hookstream_replay::{range, rfc3339, run, targets, Options, Progress, Start, Summary, Target};
+use hookstream_replay::{
+    range, rfc3339, run, targets, Options, Progress, ReplayError, Start, Summary, Target,
+};
 use hookstream_store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -50,8 +52,11 @@ pub async fn run(args: ReplayArgs, kafka: KafkaConfig) -> anyhow::Result<()> {
     let ctrl_c = stop.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopping after the batch in hand…");
+            eprintln!("stopping: sending what is queued (Ctrl-C again quits at once)…");
             ctrl_c.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
         }
     });
 
@@ -66,9 +71,22 @@ pub async fn run(args: ReplayArgs, kafka: KafkaConfig) -> anyhow::Result<()> {
         rate: args.rate,
         dry_run: args.dry_run,
     };
-    let summary = run::run(&kafka, category, &range, &webhooks, options, &bar, &stop).await?;
+    let done = run::run(&kafka, category, &range, &webhooks, options, &bar, &stop).await;
     bar.done();
-    print_summary(&args, &range, webhooks.len(), &summary, &kafka);
+    let summary = match done {
+        Ok(summary) => summary,
+        Err(ReplayError::Stopped { source, resume }) => {
+            if !resume.is_empty() {
+                eprintln!(
+                    "what was queued stays queued; resume with: {}",
+                    resume_command(&args, category, &resume)
+                );
+            }
+            return Err(anyhow::Error::new(*source).context("the replay stopped early"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print_summary(&args, category, &range, webhooks.len(), &summary, &kafka);
     Ok(())
 }
 
@@ -101,13 +119,14 @@ async fn targets_of(
     stop.cancel();
     let _ = task.await;
     if webhooks.is_empty() && !args.dry_run {
-        return Err(hookstream_replay::ReplayError::NoSubscribers(category).into());
+        return Err(ReplayError::NoSubscribers(category).into());
     }
     Ok((category, webhooks))
 }
 
 fn print_summary(
     args: &ReplayArgs,
+    category: Category,
     range: &hookstream_replay::Range,
     webhooks: usize,
     summary: &Summary,
@@ -144,12 +163,34 @@ fn print_summary(
         );
     }
     if let Some(at) = &summary.stopped_at {
-        let resume: Vec<String> = at
-            .iter()
-            .map(|(p, o)| format!("--from-offset {p}:{o}"))
-            .collect();
-        println!("stopped before the end; resume with {}", resume.join(" "));
+        println!(
+            "stopped before the end; resume with: {}",
+            resume_command(args, category, at)
+        );
     }
+}
+
+/// The command that replays what a stopped replay had left: the same target, end, rate and
+/// mode, from the partitions' next offsets.
+fn resume_command(args: &ReplayArgs, category: Category, at: &[(i32, i64)]) -> String {
+    let mut words = vec![
+        "hookstream replay".to_owned(),
+        format!("--category {}", category.slug()),
+    ];
+    if let Some(until) = args.until {
+        words.push(format!("--until {}", rfc3339(until)));
+    }
+    if let Some(id) = args.webhook {
+        words.push(format!("--webhook {id}"));
+    }
+    if let Some(rate) = args.rate {
+        words.push(format!("--rate {rate}"));
+    }
+    if args.dry_run {
+        words.push("--dry-run".into());
+    }
+    words.extend(at.iter().map(|(p, o)| format!("--from-offset {p}:{o}")));
+    words.join(" ")
 }
 
 /// A progress bar on a terminal; nothing otherwise (the summary says it all).

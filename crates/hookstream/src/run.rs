@@ -35,8 +35,13 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     if service.runs(Service::Api) {
         let listener = bind(&config.api.listen, "api").await?;
-        let (state, follower) =
-            hookstream_api::build(&config.api, &config.kafka, shutdown.clone()).await?;
+        let (state, follower) = hookstream_api::build(
+            &config.api,
+            &config.kafka,
+            &config.dispatch,
+            shutdown.clone(),
+        )
+        .await?;
         let state = state.with_metrics(recorder.clone());
         let token = shutdown.clone();
         tasks.spawn(async move {
