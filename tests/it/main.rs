@@ -4,6 +4,7 @@
 mod api_contract;
 mod deliveries;
 mod delivery;
+mod egress;
 mod happens_before;
 mod ids;
 mod isolation;

@@ -112,6 +112,8 @@ impl Stack {
             ("HOOKSTREAM_DISPATCH__REQUEST_TIMEOUT_MS", "3000".into()),
             ("HOOKSTREAM_DISPATCH__TIME_SCALE", "0.01".into()),
             ("HOOKSTREAM_DISPATCH__COMMIT_INTERVAL_MS", "200".into()),
+            // The receivers of the tests are on loopback, which the egress policy refuses.
+            ("HOOKSTREAM_EGRESS__ALLOW", r#"["127.0.0.1/32"]"#.into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

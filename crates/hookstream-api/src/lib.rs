@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use hookstream_dispatch::attempt_log::AttemptLog;
 use hookstream_dispatch::deliver::Deliverer;
-use hookstream_dispatch::DispatchConfig;
+use hookstream_dispatch::{DispatchConfig, Egress};
 use hookstream_kafka::admin::{ensure_topics, pipeline_topics};
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
@@ -61,6 +61,7 @@ pub async fn build(
     config: &ApiConfig,
     kafka: &KafkaConfig,
     dispatch: &DispatchConfig,
+    egress: Arc<Egress>,
     shutdown: CancellationToken,
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), StartError> {
     let keys = Keys::load(&config.keys_file)?;
@@ -71,10 +72,13 @@ pub async fn build(
     let registry = Registry::new(log, follower, store.clone(), config);
     let replays = Replays::new(kafka.clone(), config.replay_rate, shutdown.clone());
     let probe = Probe {
-        deliverer: Deliverer::new(&DispatchConfig {
-            request_timeout_ms: config.test_timeout_ms,
-            ..dispatch.clone()
-        })
+        deliverer: Deliverer::new(
+            &DispatchConfig {
+                request_timeout_ms: config.test_timeout_ms,
+                ..dispatch.clone()
+            },
+            egress.clone(),
+        )
         .map_err(|e| StartError::Client(e.to_string()))?,
         attempts: AttemptLog::new(kafka, Producer::bulk(kafka)?),
         log: store.deliveries(),
@@ -101,6 +105,7 @@ pub async fn build(
         Arc::new(registry),
         Arc::new(replays),
         Arc::new(probe),
+        egress,
         config,
     );
     Ok((state, task))

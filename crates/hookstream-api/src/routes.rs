@@ -9,6 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hookstream_dispatch::Egress;
 use hookstream_model::{AccountId, WebhookId};
 use hookstream_store::Webhook;
 use serde::Serialize;
@@ -26,6 +27,8 @@ pub struct AppState {
     replays: Arc<Replays>,
     /// The delivery log and test pings.
     probe: Arc<Probe>,
+    /// Where webhook URLs may point.
+    egress: Arc<Egress>,
     max_body_bytes: usize,
     /// Renders the process's Prometheus metrics, when a recorder is installed.
     metrics: Option<Render>,
@@ -40,6 +43,7 @@ impl AppState {
         registry: Arc<Registry>,
         replays: Arc<Replays>,
         probe: Arc<Probe>,
+        egress: Arc<Egress>,
         config: &ApiConfig,
     ) -> AppState {
         AppState {
@@ -47,6 +51,7 @@ impl AppState {
             registry,
             replays,
             probe,
+            egress,
             max_body_bytes: config.max_body_bytes,
             metrics: None,
         }
@@ -163,8 +168,18 @@ async fn register(
         .map(str::to_owned);
     let body = read_body(request.into_body(), state.max_body_bytes).await?;
     let new = registration::parse(content_type.as_deref(), &body).map_err(ApiError::Invalid)?;
+    check_egress(&state.egress, &new.url)?;
     let webhook = state.registry.register(&account, new).await?;
     Ok(Json(WebhookBody::from(webhook)))
+}
+
+/// A URL whose host is a refused address is refused now; names are checked when connecting.
+fn check_egress(egress: &Egress, url: &str) -> Result<(), ApiError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ApiError::Internal(format!("a validated URL does not parse: {e}")))?;
+    egress
+        .check_url(&parsed)
+        .map_err(|refusal| ApiError::Invalid(vec![FieldError::new("url", refusal.to_string())]))
 }
 
 async fn list(

@@ -1,5 +1,6 @@
 //! One delivery: the HTTP request and what its outcome means.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -7,6 +8,7 @@ use hookstream_model::{AttemptError, Category};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use reqwest::redirect::Policy;
 
+use crate::egress::{self, Egress, GuardedResolver};
 use crate::schedule::parse_retry_after;
 use crate::sign;
 use crate::DispatchConfig;
@@ -67,6 +69,7 @@ pub struct Delivery<'a> {
 #[derive(Clone)]
 pub struct Deliverer {
     client: reqwest::Client,
+    egress: Arc<Egress>,
 }
 
 /// Why the HTTP client could not be built.
@@ -75,7 +78,9 @@ pub struct Deliverer {
 pub struct ClientError(#[from] reqwest::Error);
 
 impl Deliverer {
-    pub fn new(config: &DispatchConfig) -> Result<Deliverer, ClientError> {
+    /// A client that connects only where `egress` permits: names are resolved by a
+    /// [`GuardedResolver`], addresses in URLs are checked before each request.
+    pub fn new(config: &DispatchConfig, egress: Arc<Egress>) -> Result<Deliverer, ClientError> {
         let mut defaults = HeaderMap::new();
         defaults.insert(
             USER_AGENT,
@@ -87,8 +92,9 @@ impl Deliverer {
             .timeout(Duration::from_millis(config.request_timeout_ms))
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .pool_idle_timeout(Duration::from_secs(60))
+            .dns_resolver(Arc::new(GuardedResolver::new(egress.clone())))
             .build()?;
-        Ok(Deliverer { client })
+        Ok(Deliverer { client, egress })
     }
 
     /// Sends one delivery and classifies the result. Never panics on network input.
@@ -102,10 +108,18 @@ impl Deliverer {
             timestamp,
             &delivery.body,
         );
-        let request = match parsed {
-            Some(url) => self.client.post(url.clone()),
-            None => self.client.post(delivery.url),
+        let url = match parsed {
+            Some(url) => url.clone(),
+            None => match reqwest::Url::parse(delivery.url) {
+                Ok(url) => url,
+                Err(_) => return refused(AttemptError::Other, started),
+            },
         };
+        // Names are checked by the resolver when connecting; addresses here.
+        if self.egress.check_url(&url).is_err() {
+            return refused(AttemptError::Forbidden, started);
+        }
+        let request = self.client.post(url);
         let mut request = request
             .header(CONTENT_TYPE, "application/json")
             .header("X-Secret", delivery.secret)
@@ -140,6 +154,15 @@ impl Deliverer {
     }
 }
 
+/// An attempt that was not sent.
+fn refused(error: AttemptError, started: Instant) -> Response {
+    Response {
+        outcome: Outcome::Failed(Failure::Error(error)),
+        retry_after: None,
+        latency: started.elapsed(),
+    }
+}
+
 /// A receiver's answer body read beyond this closes the connection instead.
 const DRAIN_LIMIT: usize = 64 * 1024;
 
@@ -154,7 +177,9 @@ async fn drain(mut response: reqwest::Response) {
 }
 
 fn classify(error: &reqwest::Error) -> AttemptError {
-    if error.is_timeout() {
+    if egress::is_refusal(error) {
+        AttemptError::Forbidden
+    } else if error.is_timeout() {
         AttemptError::Timeout
     } else if error.is_connect() {
         AttemptError::Connect
@@ -219,7 +244,13 @@ mod tests {
     #[tokio::test]
     async fn a_connection_serves_the_next_delivery_after_a_body() {
         let (url, connections) = receiver().await;
-        let deliverer = Deliverer::new(&DispatchConfig::default()).expect("client");
+        let loopback = Egress::new(&crate::EgressConfig {
+            allow: vec!["127.0.0.1/32".into()],
+            https_only: false,
+        })
+        .expect("valid");
+        let deliverer =
+            Deliverer::new(&DispatchConfig::default(), Arc::new(loopback)).expect("client");
         let parsed = reqwest::Url::parse(&url).expect("url");
         for n in 0..3 {
             let delivery = Delivery {

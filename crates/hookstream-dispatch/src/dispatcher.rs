@@ -24,7 +24,7 @@ use crate::endpoint::{Breaker, Circuit, Endpoints};
 use crate::lanes::{self, LaneConfig, LaneConsumer, Revocations};
 use crate::retries::{Heads, Retries};
 use crate::telemetry::{self, Render};
-use crate::{health, DispatchConfig};
+use crate::{health, DispatchConfig, Egress};
 
 /// Why a dispatcher stopped before being asked to.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,7 @@ pub enum RunError {
 pub async fn run(
     config: DispatchConfig,
     kafka: KafkaConfig,
+    egress: Arc<Egress>,
     health_listener: tokio::net::TcpListener,
     metrics: Option<Render>,
     shutdown: CancellationToken,
@@ -73,7 +74,7 @@ pub async fn run(
             Duration::from_millis(config.sync_timeout_ms),
         ),
         log: EventLog::new(&kafka, Producer::new(&kafka)?),
-        deliverer: Deliverer::new(&config)?,
+        deliverer: Deliverer::new(&config, egress)?,
         endpoints: Endpoints::new(
             config.endpoint_concurrency,
             Breaker {

@@ -7,6 +7,7 @@
 //! * [`attempt`]: one attempt and its consequences (ack, streak events, removal, next job).
 //! * [`attempt_log`]: one record per attempt on `hookstream.attempts` (the delivery log).
 //! * [`schedule`]: when the next attempt is due, on which tier; when a webhook is removed.
+//! * [`egress`]: where deliveries may go (the SSRF guard), checked on every connection.
 //! * [`endpoint`]: per-endpoint concurrency cap and circuit breaker.
 //! * [`barrier`]: happens-before between the webhook log and the changes (DESIGN.md §3.2).
 //! * [`deliver`]: the HTTP request and the classification of its outcome.
@@ -19,6 +20,7 @@ pub mod changes;
 mod config;
 pub mod deliver;
 pub mod dispatcher;
+pub mod egress;
 pub mod endpoint;
 mod entity_lock;
 mod health;
@@ -32,3 +34,4 @@ mod waiting;
 
 pub use config::DispatchConfig;
 pub use dispatcher::{run, RunError};
+pub use egress::{Egress, EgressConfig};

@@ -18,10 +18,12 @@ pub enum AttemptError {
     Other,
     /// Not sent: the endpoint's circuit breaker was open.
     CircuitOpen,
+    /// Not sent: the destination is an address deliveries may not reach (egress policy).
+    Forbidden,
 }
 
 impl AttemptError {
-    const SYMBOLS: [&'static str; 7] = [
+    const SYMBOLS: [&'static str; 8] = [
         "timeout",
         "connect",
         "tls",
@@ -29,6 +31,7 @@ impl AttemptError {
         "redirect",
         "other",
         "circuit_open",
+        "forbidden",
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,7 +39,7 @@ impl AttemptError {
     }
 
     fn parse(s: &str) -> Result<AttemptError, DecodeError> {
-        const ALL: [AttemptError; 7] = [
+        const ALL: [AttemptError; 8] = [
             AttemptError::Timeout,
             AttemptError::Connect,
             AttemptError::Tls,
@@ -44,6 +47,7 @@ impl AttemptError {
             AttemptError::Redirect,
             AttemptError::Other,
             AttemptError::CircuitOpen,
+            AttemptError::Forbidden,
         ];
         ALL.into_iter()
             .find(|e| e.as_str() == s)

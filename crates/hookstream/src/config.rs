@@ -7,7 +7,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use hookstream_api::ApiConfig;
 use hookstream_capture::CaptureConfig;
-use hookstream_dispatch::DispatchConfig;
+use hookstream_dispatch::{DispatchConfig, Egress, EgressConfig};
 use hookstream_kafka::KafkaConfig;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub capture: CaptureConfig,
     pub dispatch: DispatchConfig,
+    pub egress: EgressConfig,
     pub log: LogConfig,
 }
 
@@ -95,6 +96,9 @@ impl Config {
             problems.push("kafka.category_prefix and kafka.internal_prefix must differ".to_owned());
         }
         if let Err(e) = self.dispatch.validate() {
+            problems.push(e);
+        }
+        if let Err(e) = Egress::new(&self.egress) {
             problems.push(e);
         }
         if self.api.max_body_bytes < 256 {

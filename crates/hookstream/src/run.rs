@@ -32,6 +32,9 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         .context("cannot create hookstream's topics")?;
 
     let recorder = install_metrics();
+    let egress = std::sync::Arc::new(
+        hookstream_dispatch::Egress::new(&config.egress).map_err(anyhow::Error::msg)?,
+    );
     let mut tasks = tokio::task::JoinSet::new();
     if service.runs(Service::Api) {
         let listener = bind(&config.api.listen, "api").await?;
@@ -39,6 +42,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
             &config.api,
             &config.kafka,
             &config.dispatch,
+            egress.clone(),
             shutdown.clone(),
         )
         .await?;
@@ -83,7 +87,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         );
         let metrics = recorder.clone();
         tasks.spawn(async move {
-            hookstream_dispatch::run(dispatch, kafka, listener, metrics, token)
+            hookstream_dispatch::run(dispatch, kafka, egress, listener, metrics, token)
                 .await
                 .context("dispatch")
         });
