@@ -6,6 +6,7 @@ mod deliveries;
 mod delivery;
 mod egress;
 mod happens_before;
+mod hostile;
 mod ids;
 mod isolation;
 mod metrics;

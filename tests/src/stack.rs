@@ -112,6 +112,9 @@ impl Stack {
             ("HOOKSTREAM_DISPATCH__REQUEST_TIMEOUT_MS", "3000".into()),
             ("HOOKSTREAM_DISPATCH__TIME_SCALE", "0.01".into()),
             ("HOOKSTREAM_DISPATCH__COMMIT_INTERVAL_MS", "200".into()),
+            // Tests make requests faster than a customer may; the limits have a test of their own.
+            ("HOOKSTREAM_API__RATE_LIMIT_PER_S", "0".into()),
+            ("HOOKSTREAM_API__MAX_WEBHOOKS_PER_ACCOUNT", "100000".into()),
             // The receivers of the tests are on loopback, which the egress policy refuses.
             ("HOOKSTREAM_EGRESS__ALLOW", r#"["127.0.0.1/32"]"#.into()),
         ]

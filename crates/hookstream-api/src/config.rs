@@ -24,6 +24,14 @@ pub struct ApiConfig {
     pub deliveries_kept: usize,
     /// Timeout of the ping that `POST /webhooks/ID/test` sends, in milliseconds.
     pub test_timeout_ms: u64,
+    /// Requests per second one API key may make (0: no limit); more get 429.
+    pub rate_limit_per_s: u32,
+    /// Requests one API key may make at once before the rate applies.
+    pub rate_limit_burst: u32,
+    /// Webhooks one account may have; more registrations get 409.
+    pub max_webhooks_per_account: usize,
+    /// Longest a request may take, body included, in milliseconds; slower ones get 408.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for ApiConfig {
@@ -38,6 +46,10 @@ impl Default for ApiConfig {
             replay_rate: 100,
             deliveries_kept: 100,
             test_timeout_ms: 10_000,
+            rate_limit_per_s: 20,
+            rate_limit_burst: 60,
+            max_webhooks_per_account: 100,
+            request_timeout_ms: 30_000,
         }
     }
 }

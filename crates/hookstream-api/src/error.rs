@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 409: the request conflicts with work in progress (a replay already running).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// 429: the key used up its requests; `Retry-After` says when to try again.
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     /// 503: Kafka or the view is not available right now; the client may retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -61,6 +64,21 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 vec![FieldError::new("id", format!("no webhook {id} on this account"))],
             ),
+            ApiError::RateLimited(wait) => {
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                let body = Body {
+                    errors: vec![FieldError::new(
+                        "user-key",
+                        format!("too many requests with this key; try again in {seconds} s"),
+                    )],
+                };
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, seconds.to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
             ApiError::Conflict(message) => (
                 StatusCode::CONFLICT,
                 vec![FieldError::new("request", message)],

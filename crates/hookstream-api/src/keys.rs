@@ -121,7 +121,13 @@ impl Keys {
 
     /// The caller behind `key`, if it is a known key.
     pub fn lookup(&self, key: &str) -> Option<&Caller> {
-        self.by_hash.get(&hash_key(key))
+        self.lookup_hashed(&hash_key(key))
+    }
+
+    /// The caller of the key whose SHA-256 is `hash`. Comparing hashes, not keys, leaks
+    /// nothing about a key through timing.
+    pub fn lookup_hashed(&self, hash: &[u8; 32]) -> Option<&Caller> {
+        self.by_hash.get(hash)
     }
 
     pub fn len(&self) -> usize {

@@ -7,6 +7,7 @@ mod config;
 mod deliveries;
 mod error;
 pub mod keys;
+mod limits;
 pub mod registration;
 mod registry;
 mod replays;

@@ -18,6 +18,7 @@ pub struct Registry {
     store: Arc<Store>,
     write_timeout: Duration,
     read_timeout: Duration,
+    max_per_account: usize,
 }
 
 impl Registry {
@@ -33,15 +34,25 @@ impl Registry {
             store,
             write_timeout: Duration::from_millis(config.write_timeout_ms),
             read_timeout: Duration::from_millis(config.read_timeout_ms),
+            max_per_account: config.max_webhooks_per_account,
         }
     }
 
-    /// Appends a `Registered` event and answers once this view applied it.
+    /// Appends a `Registered` event and answers once this view applied it. An account at
+    /// `api.max_webhooks_per_account` gets 409 (checked on the view: registrations racing
+    /// each other on several API processes can pass it by the number in flight).
     pub async fn register(
         &self,
         account: &AccountId,
         new: NewWebhook,
     ) -> Result<Webhook, ApiError> {
+        self.catch_up().await;
+        let held = self.store.by_account(account).map_err(internal)?.len();
+        if held >= self.max_per_account {
+            return Err(ApiError::Conflict(format!(
+                "this account has {held} webhooks, the most it may have; delete one first"
+            )));
+        }
         let event = WebhookEvent::now(Event::Registered {
             account: account.clone(),
             url: new.url,

@@ -15,6 +15,7 @@ use hookstream_store::Webhook;
 use serde::Serialize;
 
 use crate::keys::Caller;
+use crate::limits::KeyLimits;
 use crate::{
     deliveries, registration, ApiConfig, ApiError, FieldError, Keys, Probe, Registry, Replays,
 };
@@ -29,6 +30,9 @@ pub struct AppState {
     probe: Arc<Probe>,
     /// Where webhook URLs may point.
     egress: Arc<Egress>,
+    /// Requests per key.
+    limits: Arc<KeyLimits>,
+    request_timeout: std::time::Duration,
     max_body_bytes: usize,
     /// Renders the process's Prometheus metrics, when a recorder is installed.
     metrics: Option<Render>,
@@ -52,6 +56,11 @@ impl AppState {
             replays,
             probe,
             egress,
+            limits: Arc::new(KeyLimits::new(
+                config.rate_limit_per_s,
+                config.rate_limit_burst,
+            )),
+            request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
             max_body_bytes: config.max_body_bytes,
             metrics: None,
         }
@@ -66,6 +75,7 @@ impl AppState {
 
 /// The API's routes, without a listener (tests can drive it directly).
 pub fn app(state: AppState) -> Router {
+    let timeout = state.request_timeout;
     Router::new()
         .route("/webhooks", get(list).post(register))
         .route("/webhooks/{id}", get(show).delete(remove))
@@ -77,6 +87,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route_layer(middleware::from_fn(count_requests))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .with_state(state)
 }
 
@@ -139,10 +153,12 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<AccountId, ApiErro
         .ok_or(ApiError::Unauthorized("the user-key header is required"))?
         .to_str()
         .map_err(|_| ApiError::Unauthorized("unknown user-key"))?;
+    let hash = crate::keys::hash_key(key);
     let Caller { account, plan } = state
         .keys
-        .lookup(key)
+        .lookup_hashed(&hash)
         .ok_or(ApiError::Unauthorized("unknown user-key"))?;
+    state.limits.check(&hash).map_err(ApiError::RateLimited)?;
     if !plan.allows_webhooks() {
         return Err(ApiError::PlanForbidden(plan.name()));
     }
