@@ -11,6 +11,7 @@ mod ids;
 mod isolation;
 mod metrics;
 mod openapi;
+mod poison;
 mod postgres;
 mod readiness;
 mod replay;

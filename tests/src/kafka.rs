@@ -77,6 +77,53 @@ pub fn delivery_jobs(topic: &str) -> Vec<DeliveryJob> {
     })
 }
 
+/// Writes one record as it is (for records hookstream cannot read), and waits for the ack.
+pub async fn produce(topic: &str, key: &[u8], payload: Option<&[u8]>) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .create()
+        .expect("producer");
+    let mut record = FutureRecord::to(topic).key(key);
+    if let Some(payload) = payload {
+        record = record.payload(payload);
+    }
+    producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .map_err(|(e, _)| e)
+        .expect("the broker took the record");
+}
+
+/// A record of the dead-letter topic: the original payload and the headers that say why.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub payload: Option<Vec<u8>>,
+    pub headers: std::collections::HashMap<String, String>,
+}
+
+/// Every dead letter on `topic`.
+pub fn dead_letters(topic: &str) -> Vec<DeadLetter> {
+    use rdkafka::message::Headers;
+    read_topic(topic, |message| DeadLetter {
+        payload: message.payload().map(<[u8]>::to_vec),
+        headers: message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
 /// Records `topic` holds now, over all partitions (0 when it does not exist).
 pub fn record_count(topic: &str) -> i64 {
     let consumer = reader();

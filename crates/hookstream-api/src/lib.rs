@@ -68,7 +68,7 @@ pub async fn build(
     let keys = Keys::load(&config.keys_file)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
     ensure_topics(kafka, &pipeline_topics(kafka)).await?;
-    let (follower, task) = Follower::start(kafka, store.clone(), shutdown.clone()).await?;
+    let (follower, task) = Follower::start(kafka, store.clone(), None, shutdown.clone()).await?;
     let log = EventLog::new(kafka, Producer::new(kafka)?);
     let registry = Registry::new(log, follower, store.clone(), config);
     let replays = Replays::new(kafka.clone(), config.replay_rate, shutdown.clone());

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookstream_kafka::dlq::DeadLetters;
 use hookstream_kafka::log::EventLog;
 use hookstream_kafka::producer::Producer;
 use hookstream_model::{now_millis, Codec, DeliveryJob, Event, RemovalReason, WebhookEvent};
@@ -38,6 +39,8 @@ pub struct Core {
     pub job_codec: Codec<DeliveryJob>,
     /// Serialises attempts of one (webhook, entity) on this dispatcher.
     pub entity_locks: EntityLocks,
+    /// Where records that cannot be read go.
+    pub dead_letters: DeadLetters,
     /// Where attempts are recorded for the delivery log, unless turned off.
     pub attempt_log: Option<AttemptLog>,
 }

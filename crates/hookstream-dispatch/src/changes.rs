@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use hookstream_kafka::dlq::Unreadable;
 use hookstream_kafka::Topics;
 use hookstream_model::{now_millis, Codec, DeliveryJob, EntityChange, UnixMillis, WebhookId};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
-use tracing::error;
 
 use crate::attempt::Core;
 use crate::lanes::{Handler, Interrupted, Stops};
@@ -23,24 +23,19 @@ pub struct Changes {
 }
 
 impl Changes {
-    fn decode(&self, record: &OwnedMessage) -> Option<EntityChange> {
-        let (topic, offset) = (record.topic(), record.offset());
-        match record.payload().map(|p| self.codec.decode(p)) {
-            Some(Ok(change)) if self.topics.category_of(topic) == Some(change.category) => {
-                Some(change)
-            }
-            Some(Ok(change)) => {
-                error!(topic, offset, category = %change.category, "change on the wrong topic; skipped");
-                None
-            }
-            Some(Err(e)) => {
-                error!(topic, offset, error = %e, "undecodable change; skipped");
-                None
-            }
-            None => {
-                error!(topic, offset, "empty record; skipped");
-                None
-            }
+    /// The change `record` holds, or why it holds none.
+    fn decode(&self, record: &OwnedMessage) -> Result<EntityChange, String> {
+        let change = match record.payload() {
+            None => return Err("empty record".into()),
+            Some(payload) => self.codec.decode(payload).map_err(|e| e.to_string())?,
+        };
+        match self.topics.category_of(record.topic()) {
+            Some(category) if category == change.category => Ok(change),
+            _ => Err(format!(
+                "a change of category {} on topic {}",
+                change.category,
+                record.topic()
+            )),
         }
     }
 }
@@ -49,8 +44,15 @@ impl Handler for Changes {
     async fn handle(&self, record: OwnedMessage, stops: &Stops) -> Result<(), Interrupted> {
         // A change in hand is delivered even while draining; only the hard stop interrupts.
         let stop = &stops.stop;
-        let Some(change) = self.decode(&record) else {
-            return Ok(());
+        let change = match self.decode(&record) {
+            Ok(change) => change,
+            Err(reason) => {
+                self.core
+                    .dead_letters
+                    .send(unreadable(&record), &reason)
+                    .await;
+                return Ok(());
+            }
         };
         self.core
             .barrier
@@ -80,6 +82,17 @@ impl Handler for Changes {
             .map(|(job, webhook)| self.core.attempt(job, Some(webhook), stop));
         let settled = join_all(attempts).await;
         settled.into_iter().collect()
+    }
+}
+
+/// `record` as the dead-letter topic takes it.
+pub fn unreadable(record: &OwnedMessage) -> Unreadable<'_> {
+    Unreadable {
+        topic: record.topic(),
+        partition: record.partition(),
+        offset: record.offset(),
+        key: record.key(),
+        payload: record.payload(),
     }
 }
 

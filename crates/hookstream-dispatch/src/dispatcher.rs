@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookstream_kafka::admin::{ensure_topics, pipeline_topics, retry_topics};
+use hookstream_kafka::dlq::DeadLetters;
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
 use hookstream_kafka::{KafkaConfig, KafkaError};
@@ -62,11 +63,17 @@ pub async fn run(
     let store = Arc::new(Store::open(&config.data_dir)?);
     // The follower outlives the lanes: draining records still pass the barrier.
     let follower_stop = CancellationToken::new();
-    let (follower, mut follower_task) =
-        Follower::start(&kafka, store.clone(), follower_stop.clone()).await?;
+    let producer = Producer::new(&kafka)?;
+    let dead_letters = DeadLetters::new(&kafka, producer.clone(), "dispatch");
+    let (follower, mut follower_task) = Follower::start(
+        &kafka,
+        store.clone(),
+        Some(dead_letters.clone()),
+        follower_stop.clone(),
+    )
+    .await?;
     let topics = kafka.topics();
     let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
-    let producer = Producer::new(&kafka)?;
     let core = Arc::new(Core {
         barrier: Barrier::new(
             follower,
@@ -85,6 +92,7 @@ pub async fn run(
         producer: producer.clone(),
         job_codec: Codec::new(),
         entity_locks: Default::default(),
+        dead_letters,
         attempt_log: match config.record_attempts {
             true => Some(AttemptLog::new(&kafka, Producer::bulk(&kafka)?)),
             false => None,

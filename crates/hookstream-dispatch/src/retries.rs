@@ -8,7 +8,6 @@ use std::time::Duration;
 use hookstream_model::{now_millis, Codec, DeliveryJob, UnixMillis};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
-use tracing::error;
 
 use crate::attempt::Core;
 use crate::lanes::{Handler, Interrupted, Stops};
@@ -62,18 +61,15 @@ impl Heads {
 
 impl Handler for Retries {
     async fn handle(&self, record: OwnedMessage, stops: &Stops) -> Result<(), Interrupted> {
-        let job = match record.payload().map(|p| self.codec.decode(p)) {
-            Some(Ok(job)) => job,
-            Some(Err(e)) => {
-                error!(topic = record.topic(), offset = record.offset(), error = %e, "undecodable retry job; skipped");
-                return Ok(());
-            }
-            None => {
-                error!(
-                    topic = record.topic(),
-                    offset = record.offset(),
-                    "empty retry job; skipped"
-                );
+        let decoded = match record.payload() {
+            None => Err("empty record".to_owned()),
+            Some(payload) => self.codec.decode(payload).map_err(|e| e.to_string()),
+        };
+        let job = match decoded {
+            Ok(job) => job,
+            Err(reason) => {
+                let letter = crate::changes::unreadable(&record);
+                self.core.dead_letters.send(letter, &reason).await;
                 return Ok(());
             }
         };

@@ -30,6 +30,15 @@ pub fn pipeline_topics(config: &KafkaConfig) -> Vec<TopicSpec> {
         })
         .collect();
     specs.push(TopicSpec {
+        name: topics.dlq(),
+        partitions: 1,
+        // One copy per refused record (several followers refuse the same one), kept a while.
+        config: vec![
+            ("cleanup.policy", "compact,delete".into()),
+            ("retention.ms", config.category_retention_ms.to_string()),
+        ],
+    });
+    specs.push(TopicSpec {
         name: topics.attempts(),
         partitions: config.partitions,
         config: vec![("retention.ms", config.attempts_retention_ms.to_string())],

@@ -95,6 +95,11 @@ impl Topics {
         format!("{}replay", self.internal_prefix)
     }
 
+    /// `hookstream.dlq`: records that could not be read, with the reason.
+    pub fn dlq(&self) -> String {
+        format!("{}dlq", self.internal_prefix)
+    }
+
     /// `hookstream.attempts`: one record per delivery attempt, for the delivery log.
     pub fn attempts(&self) -> String {
         format!("{}attempts", self.internal_prefix)

@@ -3,11 +3,13 @@
 //! * [`KafkaConfig`] and [`Topics`]: where things live on the broker.
 //! * [`admin`]: idempotent topic creation.
 //! * [`producer`]: the idempotent, `acks=all` producer.
+//! * [`dlq`]: the dead-letter topic for records no process can read.
 //! * [`log`]: the subscription event log `hookstream.webhooks`: appending, and a follower
 //!   that folds it into a [`log::Fold`] (the sled store) with a catch-up barrier.
 
 pub mod admin;
 mod config;
+pub mod dlq;
 mod error;
 pub mod log;
 pub mod producer;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
+use crate::dlq::{DeadLetters, Unreadable};
 use crate::producer::Producer;
 use crate::{KafkaConfig, KafkaError};
 
@@ -91,9 +92,12 @@ pub struct Follower {
 
 impl Follower {
     /// Starts following. The returned task ends when `shutdown` is cancelled or a fold fails.
+    /// Events that cannot be read are skipped, counted, and copied to `dead_letters` if
+    /// given.
     pub async fn start<F: Fold>(
         config: &KafkaConfig,
         fold: Arc<F>,
+        dead_letters: Option<DeadLetters>,
         shutdown: CancellationToken,
     ) -> Result<(Follower, tokio::task::JoinHandle<()>), KafkaError> {
         let topic = config.topics().webhooks();
@@ -144,7 +148,16 @@ impl Follower {
             .map_err(KafkaError::Client)?;
         consumer.assign(&assignment).map_err(KafkaError::Client)?;
         let (tx, applied) = watch::channel(start);
-        let task = tokio::spawn(follow(consumer.clone(), fold, tx, shutdown));
+        let task = tokio::spawn(follow(
+            consumer.clone(),
+            fold,
+            tx,
+            Unreadables {
+                topic: topic.clone(),
+                dead_letters,
+            },
+            shutdown,
+        ));
         Ok((
             Follower {
                 watermarks,
@@ -231,14 +244,48 @@ fn fetch_high_watermark(
 /// Events a follower folds at once at most, when it is behind.
 const FOLD_BATCH: usize = 1000;
 
+/// Where a follower reports events it cannot read.
+struct Unreadables {
+    topic: String,
+    dead_letters: Option<DeadLetters>,
+}
+
+impl Unreadables {
+    async fn report(&self, poison: &[Poison]) {
+        for p in poison {
+            let record = Unreadable {
+                topic: &self.topic,
+                partition: PARTITION,
+                offset: p.offset,
+                key: p.key.as_deref(),
+                payload: p.payload.as_deref(),
+            };
+            match &self.dead_letters {
+                Some(dead_letters) => dead_letters.send(record, &p.reason).await,
+                None => crate::dlq::count(&self.topic),
+            }
+        }
+    }
+}
+
+/// An event that could not be read, kept until its batch is folded.
+struct Poison {
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Option<Vec<u8>>,
+    reason: String,
+}
+
 async fn follow<F: Fold>(
     consumer: Arc<StreamConsumer>,
     fold: Arc<F>,
     applied: watch::Sender<i64>,
+    unreadables: Unreadables,
     shutdown: CancellationToken,
 ) {
     let codec = Codec::<WebhookEvent>::new();
     let mut batch: Vec<(i64, Option<WebhookEvent>)> = Vec::with_capacity(FOLD_BATCH);
+    let mut poison: Vec<Poison> = Vec::new();
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -257,7 +304,20 @@ async fn follow<F: Fold>(
         let mut last;
         loop {
             last = message.offset();
-            batch.push((last, decode(&codec, last, message.payload())));
+            let event = match decode(&codec, message.payload()) {
+                Ok(event) => Some(event),
+                Err(reason) => {
+                    error!(offset = last, %reason, "unreadable event in the webhook log; skipped");
+                    poison.push(Poison {
+                        offset: last,
+                        key: message.key().map(<[u8]>::to_vec),
+                        payload: message.payload().map(<[u8]>::to_vec),
+                        reason,
+                    });
+                    None
+                }
+            };
+            batch.push((last, event));
             drop(message);
             if batch.len() >= FOLD_BATCH {
                 break;
@@ -274,23 +334,16 @@ async fn follow<F: Fold>(
         debug!(events = batch.len(), last, "applied webhook log events");
         batch.clear();
         applied.send_replace(last + 1);
+        if !poison.is_empty() {
+            unreadables.report(&poison).await;
+            poison.clear();
+        }
     }
 }
 
-fn decode(
-    codec: &Codec<WebhookEvent>,
-    offset: i64,
-    payload: Option<&[u8]>,
-) -> Option<WebhookEvent> {
-    match payload.map(|p| codec.decode(p)) {
-        Some(Ok(event)) => Some(event),
-        Some(Err(e)) => {
-            error!(offset, error = %e, "undecodable event in the webhook log; skipped");
-            None
-        }
-        None => {
-            error!(offset, "empty record in the webhook log; skipped");
-            None
-        }
+fn decode(codec: &Codec<WebhookEvent>, payload: Option<&[u8]>) -> Result<WebhookEvent, String> {
+    match payload {
+        Some(p) => codec.decode(p).map_err(|e| e.to_string()),
+        None => Err("empty record".into()),
     }
 }

@@ -102,7 +102,7 @@ async fn targets_of(
         .context("cannot create a temporary directory for the webhook view")?;
     let store = Arc::new(Store::open(dir.path())?);
     let stop = CancellationToken::new();
-    let (follower, task) = Follower::start(kafka, store.clone(), stop.clone()).await?;
+    let (follower, task) = Follower::start(kafka, store.clone(), None, stop.clone()).await?;
     follower
         .catch_up(Duration::from_secs(120))
         .await
