@@ -18,3 +18,4 @@ mod replay;
 mod restart;
 mod retries;
 mod scale;
+mod secrets;

@@ -124,6 +124,13 @@ pub fn dead_letters(topic: &str) -> Vec<DeadLetter> {
     })
 }
 
+/// The payload of every record of `topic`, as bytes.
+pub fn raw_payloads(topic: &str) -> Vec<Vec<u8>> {
+    read_topic(topic, |message| {
+        message.payload().unwrap_or_default().to_vec()
+    })
+}
+
 /// Records `topic` holds now, over all partitions (0 when it does not exist).
 pub fn record_count(topic: &str) -> i64 {
     let consumer = reader();
