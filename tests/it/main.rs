@@ -7,6 +7,7 @@ mod delivery;
 mod egress;
 mod happens_before;
 mod hostile;
+mod hostile_receivers;
 mod ids;
 mod isolation;
 mod metrics;
