@@ -74,8 +74,8 @@ async fn a_gigabyte_answer_and_a_trickling_one_cost_bounded_memory_and_time() {
         .insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "1".into());
     let (_api, _capture, api, ingest) = stack.api_and_capture();
     let dispatch = stack.spawn("dispatch", "dispatch");
-    let big = serve(|socket| gigabyte(socket)).await;
-    let slow = serve(|socket| trickle(socket)).await;
+    let big = serve(gigabyte).await;
+    let slow = serve(trickle).await;
     let healthy = Receiver::start(200).await;
     let ids = [
         api.register(ALICE, &big, 1, "s").await,
