@@ -118,3 +118,111 @@ async fn secrets_appear_in_no_log_metric_error_or_attempt_record() {
         }
     }
 }
+
+fn keys(entries: &[(&str, u8)]) -> String {
+    use base64::Engine;
+    let quoted: Vec<String> = entries
+        .iter()
+        .map(|(id, byte)| {
+            format!(
+                "\"{id}:{}\"",
+                base64::engine::general_purpose::STANDARD.encode([*byte; 32])
+            )
+        })
+        .collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_sealed_in_the_log_and_keys_rotate() {
+    let mut stack = Stack::new("sealed");
+    let setting = "HOOKSTREAM_SECURITY__SECRET_KEYS";
+    stack
+        .overrides
+        .insert(setting.into(), keys(&[("k1", 0x11)]));
+    let (mut api_proc, _capture, api, ingest) = stack.api_and_capture();
+    let mut dispatch = stack.spawn("dispatch", "dispatch");
+    let log = stack.ns.webhooks_topic();
+    let tag = std::process::id();
+    let (first_secret, second_secret) = (format!("first-{tag}"), format!("second-{tag}"));
+    let (first, second) = (Receiver::start(200).await, Receiver::start(200).await);
+    let first_id = api.register(ALICE, &first.url, 1, &first_secret).await;
+
+    let in_log = || {
+        kafka::raw_payloads(&log)
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let text = in_log();
+    assert!(
+        !text.contains(&first_secret),
+        "the log holds no secret in the clear"
+    );
+    assert!(text.contains("hs1:k1:"), "sealed with k1");
+    let (_, shown) = api.get(ALICE, &format!("/webhooks/{first_id}")).await;
+    assert_eq!(
+        shown["secret"],
+        first_secret.as_str(),
+        "its owner sees it opened"
+    );
+    ingest.change(1, 1, "update", r#"{"id":1,"n":1}"#).await;
+    let got = first.wait_for_body(r#""n":1"#, WAIT).await;
+    assert_eq!(
+        got.header("x-secret"),
+        first_secret,
+        "receivers get it opened"
+    );
+
+    // Rotation: k2 seals from now on, k1 still opens.
+    api_proc.terminate(WAIT);
+    dispatch.terminate(WAIT);
+    stack
+        .overrides
+        .insert(setting.into(), keys(&[("k2", 0x22), ("k1", 0x11)]));
+    let api_proc = stack.spawn("api", "api");
+    let api = hookstream_tests::stack::Api::new(&api_proc.addr("api"));
+    let mut dispatch = stack.spawn("dispatch", "dispatch");
+    api.register(ALICE, &second.url, 1, &second_secret).await;
+    let text = in_log();
+    assert!(
+        text.contains("hs1:k2:") && !text.contains(&second_secret),
+        "sealed with k2"
+    );
+    ingest.change(1, 1, "update", r#"{"id":1,"n":2}"#).await;
+    assert_eq!(
+        first
+            .wait_for_body(r#""n":2"#, WAIT)
+            .await
+            .header("x-secret"),
+        first_secret
+    );
+    assert_eq!(
+        second
+            .wait_for_body(r#""n":2"#, WAIT)
+            .await
+            .header("x-secret"),
+        second_secret
+    );
+
+    // Without k1, the secret it sealed cannot be opened: that webhook gets nothing, and the
+    // dispatcher says why; the other is served.
+    dispatch.terminate(WAIT);
+    stack
+        .overrides
+        .insert(setting.into(), keys(&[("k2", 0x22)]));
+    let dispatch = stack.spawn("dispatch", "dispatch");
+    ingest.change(1, 1, "update", r#"{"id":1,"n":3}"#).await;
+    second.wait_for_body(r#""n":3"#, WAIT).await;
+    dispatch.wait_log("the missing key", WAIT, |v| {
+        v["fields"]["message"] == "cannot open the webhook's secret; not sent"
+            && v["fields"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("\"k1\""))
+    });
+    assert!(
+        !first.bodies().iter().any(|b| b.contains(r#""n":3"#)),
+        "nothing is sent with a secret that cannot be opened"
+    );
+}

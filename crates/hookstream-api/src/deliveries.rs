@@ -225,7 +225,15 @@ pub struct TestOutcome {
 
 /// Sends a ping to `webhook` and records its attempt. A test never removes a webhook,
 /// whatever the receiver answers.
-pub async fn ping(deliverer: &Deliverer, attempts: &AttemptLog, webhook: &Webhook) -> TestOutcome {
+pub async fn ping(
+    deliverer: &Deliverer,
+    attempts: &AttemptLog,
+    webhook: &Webhook,
+    sealer: &hookstream_model::Sealer,
+) -> Result<TestOutcome, ApiError> {
+    let secret = sealer
+        .open(&webhook.secret)
+        .map_err(|e| ApiError::Internal(format!("webhook {}: {e}", webhook.id)))?;
     let delivery_id = format!("msg_test_{:016x}", fastrand::u64(..));
     let category = webhook
         .category()
@@ -239,7 +247,7 @@ pub async fn ping(deliverer: &Deliverer, attempts: &AttemptLog, webhook: &Webhoo
     .to_string();
     let delivery = Delivery {
         url: &webhook.url,
-        secret: &webhook.secret,
+        secret: &secret,
         delivery_id: &delivery_id,
         category,
         event: "ping",
@@ -261,11 +269,11 @@ pub async fn ping(deliverer: &Deliverer, attempts: &AttemptLog, webhook: &Webhoo
         category: webhook.category(),
         entity_id: None,
     });
-    TestOutcome {
+    Ok(TestOutcome {
         delivered: status.is_some_and(|s| (200..300).contains(&s)),
         status,
         error: error.map(|e| e.as_str()),
         latency_ms,
         delivery_id,
-    }
+    })
 }

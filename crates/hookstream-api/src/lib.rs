@@ -36,6 +36,7 @@ use hookstream_kafka::admin::{ensure_topics, pipeline_topics};
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
 use hookstream_kafka::KafkaConfig;
+use hookstream_model::Sealer;
 use hookstream_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,7 @@ pub async fn build(
     kafka: &KafkaConfig,
     dispatch: &DispatchConfig,
     egress: Arc<Egress>,
+    sealer: Arc<Sealer>,
     shutdown: CancellationToken,
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), StartError> {
     let keys = Keys::load(&config.keys_file)?;
@@ -107,6 +109,7 @@ pub async fn build(
         Arc::new(replays),
         Arc::new(probe),
         egress,
+        sealer,
         config,
     );
     Ok((state, task))

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hookstream_dispatch::Egress;
-use hookstream_model::{AccountId, WebhookId};
+use hookstream_model::{AccountId, Sealer, WebhookId};
 use hookstream_store::Webhook;
 use serde::Serialize;
 
@@ -32,6 +32,8 @@ pub struct AppState {
     egress: Arc<Egress>,
     /// Requests per key.
     limits: Arc<KeyLimits>,
+    /// Seals secrets for the log and opens them for their owner.
+    sealer: Arc<Sealer>,
     request_timeout: std::time::Duration,
     max_body_bytes: usize,
     /// Renders the process's Prometheus metrics, when a recorder is installed.
@@ -48,6 +50,7 @@ impl AppState {
         replays: Arc<Replays>,
         probe: Arc<Probe>,
         egress: Arc<Egress>,
+        sealer: Arc<Sealer>,
         config: &ApiConfig,
     ) -> AppState {
         AppState {
@@ -56,6 +59,7 @@ impl AppState {
             replays,
             probe,
             egress,
+            sealer,
             limits: Arc::new(KeyLimits::new(
                 config.rate_limit_per_s,
                 config.rate_limit_burst,
@@ -134,15 +138,20 @@ struct WebhookBody {
     secret: String,
 }
 
-impl From<Webhook> for WebhookBody {
-    fn from(w: Webhook) -> Self {
-        WebhookBody {
+impl AppState {
+    /// A webhook as its owner sees it, the secret opened.
+    fn body(&self, w: Webhook) -> Result<WebhookBody, ApiError> {
+        let secret = self
+            .sealer
+            .open(&w.secret)
+            .map_err(|e| ApiError::Internal(format!("webhook {}: {e}", w.id)))?;
+        Ok(WebhookBody {
             id: w.id,
             url: w.url,
             category: w.category,
             last_failed_at: w.last_failed_at,
-            secret: w.secret,
-        }
+            secret,
+        })
     }
 }
 
@@ -183,10 +192,11 @@ async fn register(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let body = read_body(request.into_body(), state.max_body_bytes).await?;
-    let new = registration::parse(content_type.as_deref(), &body).map_err(ApiError::Invalid)?;
+    let mut new = registration::parse(content_type.as_deref(), &body).map_err(ApiError::Invalid)?;
     check_egress(&state.egress, &new.url)?;
+    new.secret = state.sealer.seal(&new.secret);
     let webhook = state.registry.register(&account, new).await?;
-    Ok(Json(WebhookBody::from(webhook)))
+    Ok(Json(state.body(webhook)?))
 }
 
 /// A URL whose host is a refused address is refused now; names are checked when connecting.
@@ -204,12 +214,11 @@ async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = authorize(&state, &headers)?;
     let webhooks = state.registry.list(&account).await?;
-    Ok(Json(
-        webhooks
-            .into_iter()
-            .map(WebhookBody::from)
-            .collect::<Vec<_>>(),
-    ))
+    let bodies = webhooks
+        .into_iter()
+        .map(|w| state.body(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(bodies))
 }
 
 async fn show(
@@ -219,7 +228,7 @@ async fn show(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = authorize(&state, &headers)?;
     let webhook = state.registry.get(&account, parse_id(&id)?).await?;
-    Ok(Json(WebhookBody::from(webhook)))
+    Ok(Json(state.body(webhook)?))
 }
 
 async fn remove(
@@ -229,7 +238,7 @@ async fn remove(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = authorize(&state, &headers)?;
     let webhook = state.registry.delete(&account, parse_id(&id)?).await?;
-    Ok(Json(WebhookBody::from(webhook)))
+    Ok(Json(state.body(webhook)?))
 }
 
 async fn replay(
@@ -269,7 +278,7 @@ async fn test_ping(
     let webhook = state.registry.get(&account, parse_id(&id)?).await?;
     let probe = &state.probe;
     Ok(Json(
-        deliveries::ping(&probe.deliverer, &probe.attempts, &webhook).await,
+        deliveries::ping(&probe.deliverer, &probe.attempts, &webhook, &state.sealer).await?,
     ))
 }
 

@@ -8,10 +8,12 @@ use bytes::Bytes;
 use hookstream_kafka::dlq::DeadLetters;
 use hookstream_kafka::log::EventLog;
 use hookstream_kafka::producer::Producer;
-use hookstream_model::{now_millis, Codec, DeliveryJob, Event, RemovalReason, WebhookEvent};
+use hookstream_model::{
+    now_millis, AttemptError, Codec, DeliveryJob, Event, RemovalReason, Sealer, WebhookEvent,
+};
 use hookstream_store::{Acked, Store, Webhook};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::attempt_log::{self, AttemptLog};
 use crate::barrier::Barrier;
@@ -39,6 +41,8 @@ pub struct Core {
     pub job_codec: Codec<DeliveryJob>,
     /// Serialises attempts of one (webhook, entity) on this dispatcher.
     pub entity_locks: EntityLocks,
+    /// Opens the webhooks' secrets as the log holds them.
+    pub sealer: Arc<Sealer>,
     /// Where records that cannot be read go.
     pub dead_letters: DeadLetters,
     /// Where attempts are recorded for the delivery log, unless turned off.
@@ -91,35 +95,16 @@ impl Core {
             telemetry::dropped(Dropped::Superseded);
             return Ok(());
         }
-        let delivery = Delivery {
-            url: &webhook.url,
-            secret: &webhook.secret,
-            delivery_id: &job.delivery_id,
-            category: job.category,
-            event: job.op.as_str(),
-            body: Bytes::from_owner(SharedJson(job.data.clone())),
-            replay: job.replay,
-        };
-        // The attempt at the end of the failure window is always made, breaker or not: its
-        // failure is what removes the webhook.
-        let last_chance = webhook
-            .first_failed_at
-            .is_some_and(|first| now_millis() >= self.schedule.window_end(first));
-        let lease = if last_chance {
-            Some(self.endpoints.lease_forced(&webhook.url).await)
-        } else {
-            self.endpoints.lease(&webhook.url).await
-        };
-        let (outcome, retry_after, latency) = match lease {
-            None => (Outcome::Failed(Failure::CircuitOpen), None, None),
-            Some(lease) => {
-                let response = self.deliverer.send(&delivery, lease.url()).await;
-                lease.finish(!matches!(response.outcome, Outcome::Failed(_)));
-                debug!(webhook = webhook.id, delivery = %job.delivery_id, attempt = job.attempt, partition = job.source_partition, version = job.source_offset, outcome = ?response.outcome, latency_ms = response.latency.as_millis() as u64, "delivery attempt");
+        let (outcome, retry_after, latency) = match self.sealer.open(&webhook.secret) {
+            Ok(secret) => self.send(&job, &webhook, &secret).await,
+            Err(e) => {
+                // Not sent: a failure like any other, retried until the key is configured
+                // (or the failure window removes the webhook).
+                error!(webhook = webhook.id, error = %e, "cannot open the webhook's secret; not sent");
                 (
-                    response.outcome,
-                    response.retry_after,
-                    Some(response.latency),
+                    Outcome::Failed(Failure::Error(AttemptError::Other)),
+                    None,
+                    None,
                 )
             }
         };
@@ -186,6 +171,49 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// One request for `job` to `webhook` with its opened `secret`, through the endpoint's
+    /// breaker and concurrency slot: the outcome, the receiver's `Retry-After`, and the
+    /// latency if a request was sent.
+    async fn send(
+        &self,
+        job: &DeliveryJob,
+        webhook: &Webhook,
+        secret: &str,
+    ) -> (Outcome, Option<Duration>, Option<Duration>) {
+        let delivery = Delivery {
+            url: &webhook.url,
+            secret,
+            delivery_id: &job.delivery_id,
+            category: job.category,
+            event: job.op.as_str(),
+            body: Bytes::from_owner(SharedJson(job.data.clone())),
+            replay: job.replay,
+        };
+        // The attempt at the end of the failure window is always made, breaker or not: its
+        // failure is what removes the webhook.
+        let last_chance = webhook
+            .first_failed_at
+            .is_some_and(|first| now_millis() >= self.schedule.window_end(first));
+        let lease = if last_chance {
+            Some(self.endpoints.lease_forced(&webhook.url).await)
+        } else {
+            self.endpoints.lease(&webhook.url).await
+        };
+        match lease {
+            None => (Outcome::Failed(Failure::CircuitOpen), None, None),
+            Some(lease) => {
+                let response = self.deliverer.send(&delivery, lease.url()).await;
+                lease.finish(!matches!(response.outcome, Outcome::Failed(_)));
+                debug!(webhook = webhook.id, delivery = %job.delivery_id, attempt = job.attempt, partition = job.source_partition, version = job.source_offset, outcome = ?response.outcome, latency_ms = response.latency.as_millis() as u64, "delivery attempt");
+                (
+                    response.outcome,
+                    response.retry_after,
+                    Some(response.latency),
+                )
+            }
+        }
     }
 
     /// The newest version of the entity the webhook acknowledged: a job of an older one is

@@ -10,7 +10,7 @@ use hookstream_kafka::dlq::DeadLetters;
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
 use hookstream_kafka::{KafkaConfig, KafkaError};
-use hookstream_model::Codec;
+use hookstream_model::{Codec, Sealer};
 use hookstream_store::{Store, StoreError};
 use rdkafka::consumer::{CommitMode, Consumer};
 use tokio_util::sync::CancellationToken;
@@ -49,6 +49,7 @@ pub async fn run(
     config: DispatchConfig,
     kafka: KafkaConfig,
     egress: Arc<Egress>,
+    sealer: Arc<Sealer>,
     health_listener: tokio::net::TcpListener,
     metrics: Option<Render>,
     shutdown: CancellationToken,
@@ -93,6 +94,7 @@ pub async fn run(
         job_codec: Codec::new(),
         entity_locks: Default::default(),
         dead_letters,
+        sealer,
         attempt_log: match config.record_attempts {
             true => Some(AttemptLog::new(&kafka, Producer::bulk(&kafka)?)),
             false => None,

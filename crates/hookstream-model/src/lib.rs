@@ -12,6 +12,7 @@ mod event;
 mod field_error;
 mod ids;
 mod job;
+pub mod sealed;
 mod value;
 
 pub use attempt::{Attempt, AttemptError, AttemptKind};
@@ -22,6 +23,7 @@ pub use event::{Event, RemovalReason, WebhookEvent};
 pub use field_error::FieldError;
 pub use ids::{AccountId, WebhookId};
 pub use job::DeliveryJob;
+pub use sealed::{SealError, Sealer};
 
 /// Milliseconds since the unix epoch, the time unit of every record.
 pub type UnixMillis = i64;

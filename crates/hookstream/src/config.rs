@@ -20,7 +20,17 @@ pub struct Config {
     pub capture: CaptureConfig,
     pub dispatch: DispatchConfig,
     pub egress: EgressConfig,
+    pub security: SecurityConfig,
     pub log: LogConfig,
+}
+
+/// Keys of the secrets in the webhook log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// `ID:BASE64` keys (32 bytes) that seal webhook secrets in `hookstream.webhooks`; the
+    /// first seals, all open. Empty: secrets are stored as they are.
+    pub secret_keys: Vec<String>,
 }
 
 /// Logging.
@@ -100,6 +110,9 @@ impl Config {
         }
         if let Err(e) = Egress::new(&self.egress) {
             problems.push(e);
+        }
+        if let Err(e) = hookstream_model::Sealer::new(&self.security.secret_keys) {
+            problems.push(e.to_string());
         }
         if self.api.max_body_bytes < 256 {
             problems.push("api.max_body_bytes must be at least 256".to_owned());

@@ -35,6 +35,10 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
     let egress = std::sync::Arc::new(
         hookstream_dispatch::Egress::new(&config.egress).map_err(anyhow::Error::msg)?,
     );
+    let sealer = std::sync::Arc::new(hookstream_model::Sealer::new(&config.security.secret_keys)?);
+    if !sealer.seals() && service.runs(Service::Api) {
+        tracing::warn!("security.secret_keys is empty: webhook secrets go to hookstream.webhooks in plain text");
+    }
     let mut tasks = tokio::task::JoinSet::new();
     if service.runs(Service::Api) {
         let listener = bind(&config.api.listen, "api").await?;
@@ -43,6 +47,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
             &config.kafka,
             &config.dispatch,
             egress.clone(),
+            sealer.clone(),
             shutdown.clone(),
         )
         .await?;
@@ -87,7 +92,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         );
         let metrics = recorder.clone();
         tasks.spawn(async move {
-            hookstream_dispatch::run(dispatch, kafka, egress, listener, metrics, token)
+            hookstream_dispatch::run(dispatch, kafka, egress, sealer, listener, metrics, token)
                 .await
                 .context("dispatch")
         });
@@ -180,6 +185,10 @@ pub fn masked_toml(config: &Config) -> anyhow::Result<String> {
         shown.capture.admin_token = "********".into();
     }
     shown.capture.postgres.url = mask_password(&shown.capture.postgres.url);
+    for key in shown.security.secret_keys.iter_mut() {
+        let id = key.split_once(':').map_or("", |(id, _)| id).to_owned();
+        *key = format!("{id}:********");
+    }
     for (key, value) in shown.kafka.client.iter_mut() {
         if key.contains("password") || key.contains("secret") {
             *value = "********".into();
