@@ -2,6 +2,7 @@
 //! `scripts/test.sh` starts on loopback. Each test has its own topic prefix and groups.
 
 mod api_contract;
+mod broker_faults;
 mod deliveries;
 mod delivery;
 mod egress;

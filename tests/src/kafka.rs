@@ -259,6 +259,14 @@ impl OwnBroker {
 
     /// Starts a broker on a free loopback port (the controller takes the next one).
     pub fn start() -> OwnBroker {
+        let broker = OwnBroker::unstarted();
+        broker.script("start");
+        broker
+    }
+
+    /// A broker's port and data directory, not started yet ([`OwnBroker::restart`] starts
+    /// it).
+    pub fn unstarted() -> OwnBroker {
         let port = (0..50)
             .find_map(|_| {
                 let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -269,12 +277,10 @@ impl OwnBroker {
                 next_free.is_ok().then_some(port)
             })
             .expect("two free consecutive ports");
-        let broker = OwnBroker {
+        OwnBroker {
             port,
             dir: tempfile::tempdir().expect("tempdir"),
-        };
-        broker.script("start");
-        broker
+        }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -286,7 +292,7 @@ impl OwnBroker {
         self.script("stop");
     }
 
-    /// Starts it again on the same port and data.
+    /// Starts it (again) on its port and data.
     pub fn restart(&self) {
         self.script("start");
     }

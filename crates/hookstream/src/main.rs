@@ -6,6 +6,7 @@ mod config;
 mod replay;
 mod run;
 mod sink;
+mod startup;
 
 use std::path::PathBuf;
 

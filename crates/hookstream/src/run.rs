@@ -1,12 +1,12 @@
 //! Starting services, and stopping them on Ctrl-C or SIGTERM.
 
 use anyhow::Context;
-use hookstream_kafka::admin::{ensure_topics, pipeline_topics};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Config;
+use crate::startup::{self, Bound};
 
 /// Which components this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +27,25 @@ impl Service {
 pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    ensure_topics(&config.kafka, &pipeline_topics(&config.kafka))
-        .await
-        .context("cannot create hookstream's topics")?;
+    let mut bound = Vec::new();
+    for (runs, addr, what) in [
+        (Service::Api, &config.api.listen, "api"),
+        (Service::Capture, &config.capture.listen, "capture"),
+        (Service::Dispatch, &config.dispatch.listen, "dispatch"),
+    ] {
+        if service.runs(runs) {
+            bound.push(Bound::bind(addr, what)?);
+        }
+    }
+    startup::wait_for_kafka(&config.kafka, &bound, &shutdown).await?;
+    let mut listeners: std::collections::HashMap<&str, Bound> =
+        bound.into_iter().map(|b| (b.what, b)).collect();
+    let mut listener = |what: &str| -> anyhow::Result<TcpListener> {
+        listeners
+            .remove(what)
+            .with_context(|| format!("{what} has no listener"))?
+            .serve()
+    };
 
     let recorder = install_metrics();
     let egress = std::sync::Arc::new(
@@ -41,7 +57,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
     }
     let mut tasks = tokio::task::JoinSet::new();
     if service.runs(Service::Api) {
-        let listener = bind(&config.api.listen, "api").await?;
+        let listener = listener("api")?;
         let (state, follower) = hookstream_api::build(
             &config.api,
             &config.kafka,
@@ -61,7 +77,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         tasks.spawn(async move { follower.await.context("api event log follower") });
     }
     if service.runs(Service::Capture) {
-        let listener = bind(&config.capture.listen, "capture").await?;
+        let listener = listener("capture")?;
         let publisher = hookstream_capture::Publisher::new(&config.kafka)?;
         if !config.capture.postgres.url.is_empty() {
             let (postgres, publisher, token) = (
@@ -84,7 +100,7 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         });
     }
     if service.runs(Service::Dispatch) {
-        let listener = bind(&config.dispatch.listen, "dispatch").await?;
+        let listener = listener("dispatch")?;
         let (dispatch, kafka, token) = (
             config.dispatch.clone(),
             config.kafka.clone(),
@@ -146,14 +162,6 @@ fn install_metrics() -> Option<std::sync::Arc<dyn Fn() -> String + Send + Sync>>
 
 /// How often the metrics recorder folds histogram samples.
 const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
-
-async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("{what}: cannot listen on {addr}"))?;
-    info!(service = what, addr = %listener.local_addr()?, "listening");
-    Ok(listener)
-}
 
 async fn cancel_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -1,0 +1,149 @@
+//! Broker faults on a broker of the test's own: Kafka absent when the services start, and
+//! the broker restarted in the middle of a stream. Each reports changes sent, delivered and
+//! duplicated (run with `--nocapture` to see the figures).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hookstream_tests::kafka::OwnBroker;
+use hookstream_tests::stack::ALICE;
+use hookstream_tests::{eventually, Receiver, Stack, WAIT};
+
+async fn status(url: &str) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    client
+        .get(url)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Per change id (the `n` in its body), how many times it arrived.
+fn arrivals(receiver: &Receiver) -> HashMap<u64, usize> {
+    let mut seen = HashMap::new();
+    for body in receiver.bodies() {
+        let n = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["n"].as_u64());
+        if let Some(n) = n {
+            *seen.entry(n).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_started_before_kafka_wait_not_ready_and_recover() {
+    let broker = OwnBroker::unstarted();
+    let mut stack = Stack::new("no-kafka-yet");
+    stack
+        .overrides
+        .insert("HOOKSTREAM_KAFKA__BROKERS".into(), broker.bootstrap());
+    let dev = stack.spawn("dev", "dev");
+    let mut waiting = HashMap::new();
+    for service in ["api", "capture", "dispatch"] {
+        let line = dev.wait_log(&format!("{service} waiting"), WAIT, |v| {
+            v["fields"]["message"] == "not ready: waiting for Kafka"
+                && v["fields"]["service"] == service
+        });
+        let addr = line["fields"]["addr"].as_str().expect("addr").to_owned();
+        assert_eq!(
+            status(&format!("http://{addr}/healthz")).await,
+            Some(200),
+            "{service} is alive"
+        );
+        assert_eq!(
+            status(&format!("http://{addr}/readyz")).await,
+            Some(503),
+            "{service} is not ready"
+        );
+        waiting.insert(service, addr);
+    }
+
+    tokio::task::block_in_place(|| broker.restart());
+    let (api, ingest) = (
+        hookstream_tests::stack::Api::new(&dev.addr("api")),
+        hookstream_tests::stack::Ingest::new(&dev.addr("capture")),
+    );
+    for service in ["api", "capture", "dispatch"] {
+        let url = format!("http://{}/readyz", dev.addr(service));
+        eventually(&format!("{service} ready"), WAIT, || async {
+            (status(&url).await == Some(200)).then_some(())
+        })
+        .await;
+        assert_eq!(
+            dev.addr(service),
+            waiting[service],
+            "{service} kept its address"
+        );
+    }
+    let receiver = Receiver::start(200).await;
+    api.register(ALICE, &receiver.url, 1, "s").await;
+    ingest.change(1, 1, "update", r#"{"id":1,"n":0}"#).await;
+    receiver.wait_for_body(r#""n":0"#, WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_mid_stream_loses_nothing() {
+    let broker = OwnBroker::start();
+    let mut stack = Stack::new("broker-restart");
+    stack
+        .overrides
+        .insert("HOOKSTREAM_KAFKA__BROKERS".into(), broker.bootstrap());
+    let (_dev, api, ingest) = stack.dev();
+    let receiver = Receiver::start(200).await;
+    api.register(ALICE, &receiver.url, 1, "s").await;
+
+    // 300 changes over about 6 s, each sent until the ingest accepts it (it answers 503
+    // while Kafka is away); the broker stops and starts again in the middle.
+    const CHANGES: u64 = 300;
+    let sender = {
+        let ingest = ingest.clone();
+        tokio::spawn(async move {
+            let mut refused = 0;
+            for n in 0..CHANGES {
+                let entity = (n % 20 + 1) as i64;
+                let data = format!(r#"{{"id":{entity},"n":{n}}}"#);
+                while !ingest.try_change(1, entity, &data).await {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            refused
+        })
+    };
+    eventually("a third of the stream delivered", WAIT, || async {
+        (arrivals(&receiver).len() as u64 >= CHANGES / 3).then_some(())
+    })
+    .await;
+    // The ingest requests meanwhile wait in the producer (up to its 30 s message timeout)
+    // or are refused and sent again.
+    tokio::task::block_in_place(|| {
+        broker.stop();
+        broker.restart();
+    });
+    let refused = sender.await.expect("sender");
+    let seen = eventually(
+        "every accepted change delivered",
+        Duration::from_secs(120),
+        || async {
+            let seen = arrivals(&receiver);
+            (seen.len() as u64 == CHANGES).then_some(seen)
+        },
+    )
+    .await;
+    let duplicated: usize = seen.values().map(|c| c - 1).sum();
+    println!(
+        "broker restart: {CHANGES} changes accepted ({refused} ingest refusals while Kafka was away), {} delivered, {duplicated} duplicates",
+        seen.len()
+    );
+    assert!(
+        (0..CHANGES).all(|n| seen.contains_key(&n)),
+        "no change is lost"
+    );
+}
