@@ -18,6 +18,12 @@
 #   KAFKA_HEAP_OPTS       broker heap (default -Xms256m -Xmx512m)
 #   KAFKA_OPTS            extra JVM options for the broker
 #   KAFKA_EXTRA_CONFIG    extra server.properties lines, key=value separated by whitespace
+#   KAFKA_NODE_ID         node id (default 1); with KAFKA_VOTERS and KAFKA_CLUSTER_ID, a
+#                         node of a cluster (scripts/kafka-cluster.sh sets all three)
+#   KAFKA_VOTERS          controller.quorum.voters (default: this node alone)
+#   KAFKA_CLUSTER_ID      the cluster id to format new storage with (default: a random one)
+#   KAFKA_REPLICATION     replicas of Kafka's internal topics and the default for others
+#                         (default 1; 3 also sets min.insync.replicas=2)
 #   KAFKA_START_TIMEOUT   seconds to wait for readiness (default 60)
 #   KAFKA_STOP_TIMEOUT    seconds to wait after SIGTERM before SIGKILL (default 30)
 #   JAVA                  java binary (default: java on PATH, Java 17+)
@@ -220,11 +226,13 @@ lock_dir() {
 }
 
 write_props() {
+  local node=${KAFKA_NODE_ID:-1} replicas=${KAFKA_REPLICATION:-1} min_isr=1
+  ((replicas >= 3)) && min_isr=2
   cat >"$PROPS" <<EOF
 # Written by scripts/kafka.sh on every start; edits are overwritten.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+node.id=$node
+controller.quorum.voters=${KAFKA_VOTERS:-$node@127.0.0.1:$CONTROLLER_PORT}
 listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
@@ -232,14 +240,16 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$DATA_DIR
 
-# Single node: every internal topic has one replica.
+# Replicas of the internal topics: 1 on a single node, KAFKA_REPLICATION in a cluster.
 num.partitions=1
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+default.replication.factor=$replicas
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replicas
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$min_isr
 # Fewer internal partitions: quicker first consumer group / transaction.
 offsets.topic.num.partitions=1
 transaction.state.log.num.partitions=1
@@ -275,8 +285,8 @@ cmd_start() {
   write_props
   # Format the storage once; a fresh random cluster id per data dir.
   if [[ ! -f $DATA_DIR/meta.properties ]]; then
-    local cluster_id
-    cluster_id=$(run_class kafka.tools.StorageTool random-uuid)
+    local cluster_id=${KAFKA_CLUSTER_ID:-}
+    [[ -n $cluster_id ]] || cluster_id=$(run_class kafka.tools.StorageTool random-uuid)
     run_class kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" \
       >"$LOG_DIR/format.log" 2>&1 || { cat "$LOG_DIR/format.log" >&2; die "storage format failed"; }
   fi

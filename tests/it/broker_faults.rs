@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hookstream_tests::kafka::OwnBroker;
+use hookstream_tests::kafka::{OwnBroker, OwnCluster};
 use hookstream_tests::stack::ALICE;
 use hookstream_tests::{eventually, Receiver, Stack, WAIT};
 
@@ -140,6 +140,66 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     let duplicated: usize = seen.values().map(|c| c - 1).sum();
     println!(
         "broker restart: {CHANGES} changes accepted ({refused} ingest refusals while Kafka was away), {} delivered, {duplicated} duplicates",
+        seen.len()
+    );
+    assert!(
+        (0..CHANGES).all(|n| seen.contains_key(&n)),
+        "no change is lost"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_one_of_three_brokers_mid_stream_loses_nothing() {
+    let cluster = tokio::task::block_in_place(OwnCluster::start);
+    let mut stack = Stack::new("cluster-kill");
+    for (key, value) in [
+        ("HOOKSTREAM_KAFKA__BROKERS", cluster.bootstrap()),
+        ("HOOKSTREAM_KAFKA__REPLICATION_FACTOR", "3".into()),
+        ("HOOKSTREAM_KAFKA__MIN_INSYNC_REPLICAS", "2".into()),
+    ] {
+        stack.overrides.insert(key.into(), value);
+    }
+    let (_dev, api, ingest) = stack.dev();
+    let receiver = Receiver::start(200).await;
+    api.register(ALICE, &receiver.url, 1, "s").await;
+
+    const CHANGES: u64 = 300;
+    let sender = {
+        let ingest = ingest.clone();
+        tokio::spawn(async move {
+            let mut refused = 0;
+            for n in 0..CHANGES {
+                let entity = (n % 20 + 1) as i64;
+                let data = format!(r#"{{"id":{entity},"n":{n}}}"#);
+                while !ingest.try_change(1, entity, &data).await {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            refused
+        })
+    };
+    eventually("a third of the stream delivered", WAIT, || async {
+        (arrivals(&receiver).len() as u64 >= CHANGES / 3).then_some(())
+    })
+    .await;
+    // Node 2 crashes; the other two hold a quorum and, with min.insync.replicas 2, every
+    // acknowledged write.
+    tokio::task::block_in_place(|| cluster.kill_node(2));
+    let refused = sender.await.expect("sender");
+    let seen = eventually(
+        "every accepted change delivered",
+        Duration::from_secs(120),
+        || async {
+            let seen = arrivals(&receiver);
+            (seen.len() as u64 == CHANGES).then_some(seen)
+        },
+    )
+    .await;
+    let duplicated: usize = seen.values().map(|c| c - 1).sum();
+    println!(
+        "one of three brokers killed: {CHANGES} changes accepted ({refused} ingest refusals), {} delivered, {duplicated} duplicates",
         seen.len()
     );
     assert!(

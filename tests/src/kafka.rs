@@ -308,3 +308,83 @@ impl Drop for OwnBroker {
             .status();
     }
 }
+
+/// A three-node cluster of a test's own (scripts/kafka-cluster.sh): replication factor 3,
+/// `min.insync.replicas` 2.
+pub struct OwnCluster {
+    base: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnCluster {
+    fn script(&self, args: &[&str]) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/kafka-cluster.sh");
+        let status = std::process::Command::new("bash")
+            .arg(script)
+            .args(args)
+            .args(["--base-port", &self.base.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("runs scripts/kafka-cluster.sh");
+        assert!(status.success(), "scripts/kafka-cluster.sh {args:?} failed");
+    }
+
+    /// Starts three nodes on six free consecutive loopback ports.
+    pub fn start() -> OwnCluster {
+        let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+        let base = (0..200)
+            .map(|_| 20_000 + (fastrand_port() % 20_000) * 2)
+            .find(|base| (0..6).all(|i| free(base + i)))
+            .expect("six free consecutive ports");
+        let cluster = OwnCluster {
+            base,
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        cluster.script(&["start"]);
+        cluster
+    }
+
+    pub fn bootstrap(&self) -> String {
+        (0..3)
+            .map(|n| format!("127.0.0.1:{}", self.base + 2 * n))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// SIGKILL node `n` (1 to 3).
+    pub fn kill_node(&self, n: u8) {
+        self.script(&["kill-node", &n.to_string()]);
+    }
+
+    pub fn start_node(&self, n: u8) {
+        self.script(&["start-node", &n.to_string()]);
+    }
+}
+
+/// A pseudo-random number for picking ports (tests run in parallel).
+fn fastrand_port() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    ((nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % 65_521) as u16
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/kafka-cluster.sh");
+        let _ = std::process::Command::new("bash")
+            .args([
+                script,
+                "stop",
+                "--base-port",
+                &self.base.to_string(),
+                "--dir",
+            ])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}

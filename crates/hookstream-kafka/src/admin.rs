@@ -80,6 +80,7 @@ pub async fn ensure_topics(config: &KafkaConfig, specs: &[TopicSpec]) -> Result<
         .client_config()
         .create()
         .map_err(KafkaError::Client)?;
+    let min_isr = config.min_insync_replicas.to_string();
     let new_topics: Vec<NewTopic<'_>> = specs
         .iter()
         .map(|spec| {
@@ -87,7 +88,8 @@ pub async fn ensure_topics(config: &KafkaConfig, specs: &[TopicSpec]) -> Result<
                 &spec.name,
                 spec.partitions,
                 TopicReplication::Fixed(config.replication_factor),
-            );
+            )
+            .set("min.insync.replicas", &min_isr);
             for (key, value) in &spec.config {
                 topic = topic.set(key, value);
             }

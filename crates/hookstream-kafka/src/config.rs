@@ -18,6 +18,9 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// Replication factor of every topic hookstream creates.
     pub replication_factor: i32,
+    /// `min.insync.replicas` of every topic hookstream creates: with `acks=all`, a write
+    /// succeeds only once this many replicas have it (2 with a replication factor of 3).
+    pub min_insync_replicas: i32,
     /// `retention.ms` of the category topics: how far back replays can reach. -1 keeps all.
     pub category_retention_ms: i64,
     /// `retention.ms` of `hookstream.attempts`: how far back the delivery log can be rebuilt.
@@ -34,6 +37,7 @@ impl Default for KafkaConfig {
             internal_prefix: "hookstream.".into(),
             partitions: 6,
             replication_factor: 1,
+            min_insync_replicas: 1,
             category_retention_ms: 30 * 24 * 3600 * 1000,
             attempts_retention_ms: 7 * 24 * 3600 * 1000,
             client: BTreeMap::new(),

@@ -102,6 +102,14 @@ impl Config {
         if self.kafka.replication_factor < 1 {
             problems.push("kafka.replication_factor must be at least 1".to_owned());
         }
+        if self.kafka.min_insync_replicas < 1
+            || self.kafka.min_insync_replicas > self.kafka.replication_factor
+        {
+            problems.push(
+                "kafka.min_insync_replicas must be at least 1 and at most kafka.replication_factor"
+                    .to_owned(),
+            );
+        }
         if self.kafka.category_prefix == self.kafka.internal_prefix {
             problems.push("kafka.category_prefix and kafka.internal_prefix must differ".to_owned());
         }
