@@ -1,5 +1,5 @@
-//! Broker faults on a broker of the test's own: Kafka absent when the services start, and
-//! the broker restarted in the middle of a stream. Each reports changes sent, delivered and
+//! Broker faults on brokers of the test's own: Kafka absent when the services start, the
+//! broker restarted in the middle of a stream, and one of three brokers killed mid-stream. Each reports changes sent, delivered and
 //! duplicated (run with `--nocapture` to see the figures).
 
 use std::collections::HashMap;
@@ -7,20 +7,7 @@ use std::time::Duration;
 
 use hookstream_tests::kafka::{OwnBroker, OwnCluster};
 use hookstream_tests::stack::ALICE;
-use hookstream_tests::{eventually, Receiver, Stack, WAIT};
-
-async fn status(url: &str) -> Option<u16> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
-    client
-        .get(url)
-        .send()
-        .await
-        .ok()
-        .map(|r| r.status().as_u16())
-}
+use hookstream_tests::{eventually, http_status as status, Receiver, Stack, WAIT};
 
 /// Per change id (the `n` in its body), how many times it arrived.
 fn arrivals(receiver: &Receiver) -> HashMap<u64, usize> {
@@ -34,6 +21,55 @@ fn arrivals(receiver: &Receiver) -> HashMap<u64, usize> {
         }
     }
     seen
+}
+
+/// Sends `changes` changes of Game (entities 1 to 20, `n` in each body), about 50 a second,
+/// each until the ingest accepts it (it answers 503 while Kafka is away). Returns how many
+/// times the ingest refused.
+fn stream(ingest: &hookstream_tests::stack::Ingest, changes: u64) -> tokio::task::JoinHandle<u64> {
+    let ingest = ingest.clone();
+    tokio::spawn(async move {
+        let mut refused = 0;
+        for n in 0..changes {
+            let entity = (n % 20 + 1) as i64;
+            let data = format!(r#"{{"id":{entity},"n":{n}}}"#);
+            while !ingest.try_change(1, entity, &data).await {
+                refused += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        refused
+    })
+}
+
+/// Waits for every one of `changes` to arrive and reports sent, delivered and duplicated.
+async fn all_delivered(receiver: &Receiver, changes: u64, refused: u64, fault: &str) {
+    let seen = eventually(
+        "every accepted change delivered",
+        Duration::from_secs(120),
+        || async {
+            let seen = arrivals(receiver);
+            (seen.len() as u64 == changes).then_some(seen)
+        },
+    )
+    .await;
+    let duplicated: usize = seen.values().map(|c| c - 1).sum();
+    println!(
+        "{fault}: {changes} changes accepted ({refused} ingest refusals), {} delivered, {duplicated} duplicates",
+        seen.len()
+    );
+    assert!(
+        (0..changes).all(|n| seen.contains_key(&n)),
+        "no change is lost"
+    );
+}
+
+async fn a_third_delivered(receiver: &Receiver, changes: u64) {
+    eventually("a third of the stream delivered", WAIT, || async {
+        (arrivals(receiver).len() as u64 >= changes / 3).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,29 +134,10 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     let receiver = Receiver::start(200).await;
     api.register(ALICE, &receiver.url, 1, "s").await;
 
-    // 300 changes over about 6 s, each sent until the ingest accepts it (it answers 503
-    // while Kafka is away); the broker stops and starts again in the middle.
+    // 300 changes over about 6 s; the broker stops and starts again in the middle.
     const CHANGES: u64 = 300;
-    let sender = {
-        let ingest = ingest.clone();
-        tokio::spawn(async move {
-            let mut refused = 0;
-            for n in 0..CHANGES {
-                let entity = (n % 20 + 1) as i64;
-                let data = format!(r#"{{"id":{entity},"n":{n}}}"#);
-                while !ingest.try_change(1, entity, &data).await {
-                    refused += 1;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            refused
-        })
-    };
-    eventually("a third of the stream delivered", WAIT, || async {
-        (arrivals(&receiver).len() as u64 >= CHANGES / 3).then_some(())
-    })
-    .await;
+    let sender = stream(&ingest, CHANGES);
+    a_third_delivered(&receiver, CHANGES).await;
     // The ingest requests meanwhile wait in the producer (up to its 30 s message timeout)
     // or are refused and sent again.
     tokio::task::block_in_place(|| {
@@ -128,24 +145,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
         broker.restart();
     });
     let refused = sender.await.expect("sender");
-    let seen = eventually(
-        "every accepted change delivered",
-        Duration::from_secs(120),
-        || async {
-            let seen = arrivals(&receiver);
-            (seen.len() as u64 == CHANGES).then_some(seen)
-        },
-    )
-    .await;
-    let duplicated: usize = seen.values().map(|c| c - 1).sum();
-    println!(
-        "broker restart: {CHANGES} changes accepted ({refused} ingest refusals while Kafka was away), {} delivered, {duplicated} duplicates",
-        seen.len()
-    );
-    assert!(
-        (0..CHANGES).all(|n| seen.contains_key(&n)),
-        "no change is lost"
-    );
+    all_delivered(&receiver, CHANGES, refused, "broker restart").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,46 +164,11 @@ async fn killing_one_of_three_brokers_mid_stream_loses_nothing() {
     api.register(ALICE, &receiver.url, 1, "s").await;
 
     const CHANGES: u64 = 300;
-    let sender = {
-        let ingest = ingest.clone();
-        tokio::spawn(async move {
-            let mut refused = 0;
-            for n in 0..CHANGES {
-                let entity = (n % 20 + 1) as i64;
-                let data = format!(r#"{{"id":{entity},"n":{n}}}"#);
-                while !ingest.try_change(1, entity, &data).await {
-                    refused += 1;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            refused
-        })
-    };
-    eventually("a third of the stream delivered", WAIT, || async {
-        (arrivals(&receiver).len() as u64 >= CHANGES / 3).then_some(())
-    })
-    .await;
+    let sender = stream(&ingest, CHANGES);
+    a_third_delivered(&receiver, CHANGES).await;
     // Node 2 crashes; the other two hold a quorum and, with min.insync.replicas 2, every
     // acknowledged write.
     tokio::task::block_in_place(|| cluster.kill_node(2));
     let refused = sender.await.expect("sender");
-    let seen = eventually(
-        "every accepted change delivered",
-        Duration::from_secs(120),
-        || async {
-            let seen = arrivals(&receiver);
-            (seen.len() as u64 == CHANGES).then_some(seen)
-        },
-    )
-    .await;
-    let duplicated: usize = seen.values().map(|c| c - 1).sum();
-    println!(
-        "one of three brokers killed: {CHANGES} changes accepted ({refused} ingest refusals), {} delivered, {duplicated} duplicates",
-        seen.len()
-    );
-    assert!(
-        (0..CHANGES).all(|n| seen.contains_key(&n)),
-        "no change is lost"
-    );
+    all_delivered(&receiver, CHANGES, refused, "one of three brokers killed").await;
 }

@@ -2,20 +2,7 @@
 //! once it is back (and `/healthz` stays up throughout).
 
 use hookstream_tests::kafka::OwnBroker;
-use hookstream_tests::{eventually, Stack, WAIT};
-
-async fn status(url: &str) -> Option<u16> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .expect("client");
-    client
-        .get(url)
-        .send()
-        .await
-        .ok()
-        .map(|r| r.status().as_u16())
-}
+use hookstream_tests::{eventually, http_status as status, Stack, WAIT};
 
 async fn all_answer(urls: &[String], expected: u16, what: &str) {
     for url in urls {

@@ -1,5 +1,5 @@
 //! A dispatcher restarted with its sled files resumes without duplicating committed
-//! deliveries; restarted without them it rebuilds its view from the log.
+//! deliveries; restarted without them, or with them damaged, it rebuilds its view from the log.
 
 use hookstream_tests::stack::ALICE;
 use hookstream_tests::{Receiver, Stack, WAIT};
@@ -74,4 +74,59 @@ async fn restart_with_and_without_sled() {
         .await
         .expect("dispatch answers");
     assert_eq!(readyz.status(), 200, "ready once caught up");
+}
+
+/// Overwrites every file of a sled directory with garbage of the same length.
+fn corrupt(dir: &std::path::Path) -> usize {
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(dir).expect("sled dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let len = std::fs::metadata(&path)
+                .map(|m| m.len())
+                .unwrap_or(0)
+                .max(64);
+            std::fs::write(&path, vec![0xA5u8; len as usize]).expect("overwrites");
+            damaged += 1;
+        } else if path.is_dir() {
+            damaged += corrupt(&path);
+        }
+    }
+    damaged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_sled_files_are_rebuilt_from_the_log() {
+    let stack = Stack::new("corrupt-sled");
+    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
+    let receivers = [Receiver::start(200).await, Receiver::start(200).await];
+    for r in &receivers {
+        api.register(ALICE, &r.url, 1, "s").await;
+    }
+    let mut dispatch = stack.spawn("dispatch", "dispatch");
+    ingest.change(1, 5, "update", r#"{"id":5,"n":1}"#).await;
+    for r in &receivers {
+        r.wait_for_body(r#""n":1"#, WAIT).await;
+    }
+    assert_eq!(dispatch.terminate(WAIT), Some(0));
+    let damaged = corrupt(&stack.data_dir("dispatch").join("dispatch"));
+    assert!(damaged > 0, "there were sled files to damage");
+
+    let dispatch = stack.spawn("dispatch", "dispatch");
+    dispatch.wait_log("the rebuild", WAIT, |v| {
+        v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("rebuilding from the log"))
+    });
+    let ready = dispatch.wait_log("ready", WAIT, |v| {
+        v["fields"]["message"] == "view caught up with the webhook log; ready"
+    });
+    assert_eq!(
+        ready["fields"]["webhooks"], 2,
+        "both webhooks are back: {ready}"
+    );
+    ingest.change(1, 5, "update", r#"{"id":5,"n":2}"#).await;
+    for r in &receivers {
+        r.wait_for_body(r#""n":2"#, WAIT).await;
+    }
 }

@@ -19,6 +19,20 @@ use std::time::{Duration, Instant};
 /// How long any wait of a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(45);
 
+/// The status a GET of `url` answers, or `None` if nothing answers within 10 s.
+pub async fn http_status(url: &str) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?;
+    client
+        .get(url)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where

@@ -14,6 +14,9 @@ pub struct CaptureConfig {
     pub max_body_bytes: usize,
     /// Most changes accepted in one ingest request.
     pub max_batch: usize,
+    /// Longest an ingest request may take, body and Kafka's acknowledgements included, in
+    /// milliseconds; slower ones get 408 (what was published by then stays published).
+    pub request_timeout_ms: u64,
     /// The PostgreSQL source (logical decoding); off while `url` is empty.
     pub postgres: PostgresConfig,
 }
@@ -25,6 +28,7 @@ impl Default for CaptureConfig {
             admin_token: String::new(),
             max_body_bytes: 4 * 1024 * 1024,
             max_batch: 1000,
+            request_timeout_ms: 60_000,
             postgres: PostgresConfig::default(),
         }
     }

@@ -30,6 +30,7 @@ pub struct IngestState {
     metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     max_batch: usize,
     max_body_bytes: usize,
+    request_timeout: Duration,
 }
 
 impl IngestState {
@@ -40,6 +41,7 @@ impl IngestState {
             metrics: None,
             max_batch: config.max_batch,
             max_body_bytes: config.max_body_bytes,
+            request_timeout: Duration::from_millis(config.request_timeout_ms),
         }
     }
 }
@@ -61,6 +63,10 @@ pub fn app(state: IngestState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
         .with_state(state)
 }
 
