@@ -14,6 +14,8 @@ use crate::{Acks, Deliveries};
 const FORMAT: &[u8] = b"hookstream-store-1";
 const NEXT_OFFSET: &[u8] = b"next_offset";
 const FORMAT_KEY: &[u8] = b"format";
+/// How long opening waits for a lock held by a store that is closing.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// sled's page cache. Its default (1 GiB) would let a dispatcher's memory grow with its acks.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -72,7 +74,7 @@ impl Store {
     /// Opens the store at `path`, rebuilding it (empty, to be folded from offset 0) when it is
     /// corrupt or was written in another format.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        match Self::open_existing(path) {
+        match Self::open_waiting_for_lock(path) {
             Ok(Some(store)) => return Ok(store),
             Ok(None) => {
                 warn!(path = %path.display(), "store written in another format; rebuilding from the log")
@@ -98,6 +100,26 @@ impl Store {
         let store = Self::open_existing(path)?
             .ok_or_else(|| StoreError::Corrupt("fresh store has a foreign format".into()))?;
         Ok(store)
+    }
+
+    /// [`Store::open_existing`], waiting up to [`LOCK_WAIT`] while the files are locked: the
+    /// lock of a store just dropped in this process is released by sled's flusher thread a
+    /// moment later. Another process holding them is still an error after the wait.
+    fn open_waiting_for_lock(path: &Path) -> Result<Option<Store>, StoreError> {
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match Self::open_existing(path) {
+                Err(StoreError::Sled {
+                    source: sled::Error::Io(e),
+                    ..
+                }) if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Opens the files as they are: `None` if they hold another format.
