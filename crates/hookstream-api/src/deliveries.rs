@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use hookstream_dispatch::attempt_log::{status_and_error, AttemptLog};
-use hookstream_dispatch::deliver::{Deliverer, Delivery};
+use hookstream_dispatch::deliver::{Deliverer, Delivery, Outcome};
 use hookstream_kafka::{KafkaConfig, KafkaError};
 use hookstream_model::{now_millis, Attempt, AttemptKind, Codec, WebhookId};
 use hookstream_store::{Deliveries, Entry, Webhook};
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -42,64 +43,45 @@ pub async fn follow(
         }
     };
     let codec = Codec::<Attempt>::new();
-    let mut held: Vec<(i32, i64, WebhookId, i64, Vec<u8>)> = Vec::with_capacity(BATCH);
+    let mut held: Vec<Entry> = Vec::with_capacity(BATCH);
     loop {
         let record = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             record = consumer.recv() => record,
         };
-        let record = match record {
-            Ok(record) => record,
+        match record {
+            Ok(record) => hold(&codec, &record, &mut held),
             Err(e) => {
                 warn!(error = %e, "reading the attempts topic");
                 continue;
             }
-        };
-        let Some(payload) = record.payload() else {
-            continue;
-        };
-        match codec.decode(payload) {
-            Ok(attempt) => held.push((
-                record.partition(),
-                record.offset(),
-                attempt.webhook_id,
-                attempt.at,
-                payload.to_vec(),
-            )),
-            Err(e) => {
-                warn!(offset = record.offset(), error = %e, "undecodable attempt record; skipped")
-            }
         }
-        drop(record);
         // Fold what arrived together; a lone record is folded at once.
         while held.len() < BATCH {
             match consumer.recv().now_or_never() {
-                Some(Ok(next)) => {
-                    if let Some(Ok(attempt)) = next.payload().map(|p| codec.decode(p)) {
-                        held.push((
-                            next.partition(),
-                            next.offset(),
-                            attempt.webhook_id,
-                            attempt.at,
-                            next.payload().unwrap_or_default().to_vec(),
-                        ));
-                    }
-                }
+                Some(Ok(next)) => hold(&codec, &next, &mut held),
                 _ => break,
             }
         }
-        let entries: Vec<Entry<'_>> = held
-            .iter()
-            .map(|(partition, offset, webhook, at, payload)| Entry {
-                partition: *partition,
-                offset: *offset,
-                webhook: *webhook,
-                at: *at,
-                payload,
-            })
-            .collect();
-        log.apply(&entries, keep)?;
+        log.apply(&held, keep)?;
         held.clear();
+    }
+}
+
+/// Adds the attempt `record` holds to `held`; counts and skips one that does not decode.
+fn hold(codec: &Codec<Attempt>, record: &BorrowedMessage<'_>, held: &mut Vec<Entry>) {
+    match codec.decode_record(record.payload()) {
+        Ok(attempt) => held.push(Entry {
+            partition: record.partition(),
+            offset: record.offset(),
+            webhook: attempt.webhook_id,
+            at: attempt.at,
+            payload: record.payload().unwrap_or_default().to_vec(),
+        }),
+        Err(e) => {
+            hookstream_kafka::dlq::count(record.topic());
+            warn!(offset = record.offset(), error = %e, "undecodable attempt record; skipped")
+        }
     }
 }
 
@@ -190,13 +172,13 @@ pub fn newest(
 /// Most entries one `GET /webhooks/ID/deliveries` answers.
 pub const MAX_LIMIT: usize = 100;
 
-/// `?limit=N`: 1 to [`MAX_LIMIT`], default 20.
+/// Entries a `GET /webhooks/ID/deliveries` without `limit` answers.
+const DEFAULT_LIMIT: usize = 20;
+
+/// `?limit=N`: 1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`].
 pub fn parse_limit(query: Option<&str>) -> Result<usize, ApiError> {
-    let Some(query) = query else {
-        return Ok(20);
-    };
-    let mut limit = 20;
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+    let mut limit = DEFAULT_LIMIT;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if key == "limit" {
             limit = match value.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -229,11 +211,8 @@ pub async fn ping(
     deliverer: &Deliverer,
     attempts: &AttemptLog,
     webhook: &Webhook,
-    sealer: &hookstream_model::Sealer,
-) -> Result<TestOutcome, ApiError> {
-    let secret = sealer
-        .open(&webhook.secret)
-        .map_err(|e| ApiError::Internal(format!("webhook {}: {e}", webhook.id)))?;
+    secret: &str,
+) -> TestOutcome {
     let delivery_id = format!("msg_test_{:016x}", fastrand::u64(..));
     let category = webhook
         .category()
@@ -247,7 +226,7 @@ pub async fn ping(
     .to_string();
     let delivery = Delivery {
         url: &webhook.url,
-        secret: &secret,
+        secret,
         delivery_id: &delivery_id,
         category,
         event: "ping",
@@ -269,11 +248,11 @@ pub async fn ping(
         category: webhook.category(),
         entity_id: None,
     });
-    Ok(TestOutcome {
-        delivered: status.is_some_and(|s| (200..300).contains(&s)),
+    TestOutcome {
+        delivered: matches!(response.outcome, Outcome::Delivered { .. }),
         status,
         error: error.map(|e| e.as_str()),
         latency_ms,
         delivery_id,
-    })
+    }
 }

@@ -32,7 +32,6 @@ use std::sync::Arc;
 use hookstream_dispatch::attempt_log::AttemptLog;
 use hookstream_dispatch::deliver::Deliverer;
 use hookstream_dispatch::{DispatchConfig, Egress};
-use hookstream_kafka::admin::{ensure_topics, pipeline_topics};
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
 use hookstream_kafka::KafkaConfig;
@@ -58,7 +57,8 @@ pub enum StartError {
 }
 
 /// Builds the API's state: keys, the sled view and its follower, the log producer.
-/// `dispatch` is how deliveries are made: test pings go out the same way.
+/// `dispatch` is how deliveries are made: test pings go out the same way. The pipeline's
+/// topics must exist (the binary creates them before it starts any service).
 pub async fn build(
     config: &ApiConfig,
     kafka: &KafkaConfig,
@@ -69,7 +69,6 @@ pub async fn build(
 ) -> Result<(AppState, tokio::task::JoinHandle<()>), StartError> {
     let keys = Keys::load(&config.keys_file)?;
     let store = Arc::new(Store::open(&config.data_dir)?);
-    ensure_topics(kafka, &pipeline_topics(kafka)).await?;
     let (follower, task) = Follower::start(kafka, store.clone(), None, shutdown.clone()).await?;
     let log = EventLog::new(kafka, Producer::new(kafka)?);
     let registry = Registry::new(log, follower, store.clone(), config);

@@ -76,13 +76,13 @@ impl Replays {
             records: range.records(),
             warning: range.warning.clone(),
         };
-        let this = self.clone();
+        // Marks the webhook's replay as running for as long as the task holds it.
         let running = Running {
             replays: self.clone(),
             webhook,
         };
         tokio::spawn(async move {
-            let _running = running;
+            let this = &running.replays;
             let options = Options {
                 rate: this.rate,
                 dry_run: false,

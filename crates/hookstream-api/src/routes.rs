@@ -139,12 +139,16 @@ struct WebhookBody {
 }
 
 impl AppState {
+    /// The secret of `w` as its owner and its receiver know it.
+    fn secret(&self, w: &Webhook) -> Result<String, ApiError> {
+        self.sealer
+            .open(&w.secret)
+            .map_err(|e| ApiError::Internal(format!("webhook {}: {e}", w.id)))
+    }
+
     /// A webhook as its owner sees it, the secret opened.
     fn body(&self, w: Webhook) -> Result<WebhookBody, ApiError> {
-        let secret = self
-            .sealer
-            .open(&w.secret)
-            .map_err(|e| ApiError::Internal(format!("webhook {}: {e}", w.id)))?;
+        let secret = self.secret(&w)?;
         Ok(WebhookBody {
             id: w.id,
             url: w.url,
@@ -172,6 +176,12 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<AccountId, ApiErro
         return Err(ApiError::PlanForbidden(plan.name()));
     }
     Ok(account.clone())
+}
+
+/// The caller's webhook `id` (another account's is not found).
+async fn owned(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Webhook, ApiError> {
+    let account = authorize(state, headers)?;
+    state.registry.get(&account, parse_id(id)?).await
 }
 
 fn parse_id(text: &str) -> Result<WebhookId, ApiError> {
@@ -226,8 +236,7 @@ async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account = authorize(&state, &headers)?;
-    let webhook = state.registry.get(&account, parse_id(&id)?).await?;
+    let webhook = owned(&state, &headers, &id).await?;
     Ok(Json(state.body(webhook)?))
 }
 
@@ -246,8 +255,7 @@ async fn replay(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account = authorize(&state, request.headers())?;
-    let webhook = state.registry.get(&account, parse_id(&id)?).await?;
+    let webhook = owned(&state, request.headers(), &id).await?;
     let category = webhook
         .category()
         .ok_or_else(|| ApiError::Internal(format!("webhook {id} has an unknown category")))?;
@@ -265,8 +273,11 @@ async fn delivery_log(
     let account = authorize(&state, &headers)?;
     let limit = deliveries::parse_limit(uri.query())?;
     let webhook = state.registry.get(&account, parse_id(&id)?).await?;
-    let probe = &state.probe;
-    Ok(Json(deliveries::newest(&probe.log, webhook.id(), limit)?))
+    Ok(Json(deliveries::newest(
+        &state.probe.log,
+        webhook.id(),
+        limit,
+    )?))
 }
 
 async fn test_ping(
@@ -274,11 +285,11 @@ async fn test_ping(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account = authorize(&state, &headers)?;
-    let webhook = state.registry.get(&account, parse_id(&id)?).await?;
+    let webhook = owned(&state, &headers, &id).await?;
+    let secret = state.secret(&webhook)?;
     let probe = &state.probe;
     Ok(Json(
-        deliveries::ping(&probe.deliverer, &probe.attempts, &webhook, &state.sealer).await?,
+        deliveries::ping(&probe.deliverer, &probe.attempts, &webhook, &secret).await,
     ))
 }
 

@@ -9,6 +9,7 @@ use hookstream_model::{now_millis, Attempt, AttemptError, AttemptKind, Codec, De
 use tracing::debug;
 
 use crate::deliver::{Failure, Outcome};
+use crate::telemetry;
 
 /// Writes attempt records without waiting for Kafka: a lost record costs an entry of the
 /// delivery log, never a delivery.
@@ -41,7 +42,7 @@ impl AttemptLog {
             .producer
             .send_best_effort(&self.topic, key.as_bytes(), &payload)
         {
-            metrics::counter!("hookstream_attempt_log_dropped_total").increment(1);
+            telemetry::attempt_log_dropped();
             debug!(error = %e, "attempt not written to the delivery log");
         }
     }

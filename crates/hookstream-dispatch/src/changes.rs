@@ -7,7 +7,9 @@ use std::time::Duration;
 use futures::future::join_all;
 use hookstream_kafka::dlq::Unreadable;
 use hookstream_kafka::Topics;
-use hookstream_model::{now_millis, Codec, DeliveryJob, EntityChange, UnixMillis, WebhookId};
+use hookstream_model::{
+    now_millis, Category, Codec, DeliveryJob, EntityChange, UnixMillis, WebhookId,
+};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 
@@ -22,21 +24,22 @@ pub struct Changes {
     pub codec: Codec<EntityChange>,
 }
 
-impl Changes {
-    /// The change `record` holds, or why it holds none.
-    fn decode(&self, record: &OwnedMessage) -> Result<EntityChange, String> {
-        let change = match record.payload() {
-            None => return Err("empty record".into()),
-            Some(payload) => self.codec.decode(payload).map_err(|e| e.to_string())?,
-        };
-        match self.topics.category_of(record.topic()) {
-            Some(category) if category == change.category => Ok(change),
-            _ => Err(format!(
-                "a change of category {} on topic {}",
-                change.category,
-                record.topic()
-            )),
-        }
+/// The change a record of `topic` holds, or why it holds none: it is empty, does not decode,
+/// or is not of `category`, the topic's (`None`: `topic` is no category topic). The
+/// dispatcher and replays read category topics alike.
+pub fn read_change(
+    codec: &Codec<EntityChange>,
+    topic: &str,
+    payload: Option<&[u8]>,
+    category: Option<Category>,
+) -> Result<EntityChange, String> {
+    let change = codec.decode_record(payload).map_err(|e| e.to_string())?;
+    match category {
+        Some(category) if category == change.category => Ok(change),
+        _ => Err(format!(
+            "a change of category {} on topic {topic}",
+            change.category
+        )),
     }
 }
 
@@ -44,13 +47,13 @@ impl Handler for Changes {
     async fn handle(&self, record: OwnedMessage, stops: &Stops) -> Result<(), Interrupted> {
         // A change in hand is delivered even while draining; only the hard stop interrupts.
         let stop = &stops.stop;
-        let change = match self.decode(&record) {
+        let (topic, payload) = (record.topic(), record.payload());
+        let category = self.topics.category_of(topic);
+        let change = match read_change(&self.codec, topic, payload, category) {
             Ok(change) => change,
             Err(reason) => {
-                self.core
-                    .dead_letters
-                    .send(unreadable(&record), &reason)
-                    .await;
+                let letter = Unreadable::of(&record);
+                self.core.dead_letters.send(letter, &reason).await;
                 return Ok(());
             }
         };
@@ -82,17 +85,6 @@ impl Handler for Changes {
             .map(|(job, webhook)| self.core.attempt(job, Some(webhook), stop));
         let settled = join_all(attempts).await;
         settled.into_iter().collect()
-    }
-}
-
-/// `record` as the dead-letter topic takes it.
-pub fn unreadable(record: &OwnedMessage) -> Unreadable<'_> {
-    Unreadable {
-        topic: record.topic(),
-        partition: record.partition(),
-        offset: record.offset(),
-        key: record.key(),
-        payload: record.payload(),
     }
 }
 

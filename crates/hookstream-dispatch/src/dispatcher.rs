@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hookstream_kafka::admin::{ensure_topics, pipeline_topics, retry_topics};
+use hookstream_kafka::admin::{ensure_topics, retry_topics};
 use hookstream_kafka::dlq::DeadLetters;
 use hookstream_kafka::log::{EventLog, Follower};
 use hookstream_kafka::producer::Producer;
@@ -57,9 +57,13 @@ pub async fn run(
     config.validate().map_err(RunError::Config)?;
     let started = Instant::now();
     let schedule = config.schedule();
-    let mut specs = pipeline_topics(&kafka);
-    specs.extend(retry_topics(&kafka, schedule.tiers(), &config.schedule_ms));
-    ensure_topics(&kafka, &specs).await?;
+    // The pipeline's topics exist already (the binary creates them before any service);
+    // the tiers depend on this dispatcher's schedule.
+    ensure_topics(
+        &kafka,
+        &retry_topics(&kafka, schedule.tiers(), &config.schedule_ms),
+    )
+    .await?;
 
     let store = Arc::new(Store::open(&config.data_dir)?);
     // The follower outlives the lanes: draining records still pass the barrier.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hookstream_kafka::dlq::Unreadable;
 use hookstream_model::{now_millis, Codec, DeliveryJob, UnixMillis};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
@@ -61,15 +62,11 @@ impl Heads {
 
 impl Handler for Retries {
     async fn handle(&self, record: OwnedMessage, stops: &Stops) -> Result<(), Interrupted> {
-        let decoded = match record.payload() {
-            None => Err("empty record".to_owned()),
-            Some(payload) => self.codec.decode(payload).map_err(|e| e.to_string()),
-        };
-        let job = match decoded {
+        let job = match self.codec.decode_record(record.payload()) {
             Ok(job) => job,
-            Err(reason) => {
-                let letter = crate::changes::unreadable(&record);
-                self.core.dead_letters.send(letter, &reason).await;
+            Err(e) => {
+                let letter = Unreadable::of(&record);
+                self.core.dead_letters.send(letter, &e.to_string()).await;
                 return Ok(());
             }
         };

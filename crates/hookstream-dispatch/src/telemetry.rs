@@ -89,6 +89,11 @@ pub fn circuits(closed: usize, open: usize, half_open: usize) {
     }
 }
 
+/// An attempt record the producer's queue did not take.
+pub fn attempt_log_dropped() {
+    metrics::counter!("hookstream_attempt_log_dropped_total").increment(1);
+}
+
 pub fn ready(ready: bool) {
     metrics::gauge!("hookstream_dispatch_ready").set(if ready { 1.0 } else { 0.0 });
 }

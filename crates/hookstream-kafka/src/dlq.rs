@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
+use rdkafka::Message;
 use tracing::{error, warn};
 
 use crate::producer::Producer;
@@ -25,6 +26,19 @@ pub struct Unreadable<'a> {
     pub offset: i64,
     pub key: Option<&'a [u8]>,
     pub payload: Option<&'a [u8]>,
+}
+
+impl<'a> Unreadable<'a> {
+    /// `record` as it was read.
+    pub fn of<M: Message>(record: &'a M) -> Unreadable<'a> {
+        Unreadable {
+            topic: record.topic(),
+            partition: record.partition(),
+            offset: record.offset(),
+            key: record.key(),
+            payload: record.payload(),
+        }
+    }
 }
 
 /// Writes dead letters. Cheap to clone.

@@ -304,9 +304,10 @@ async fn follow<F: Fold>(
         let mut last;
         loop {
             last = message.offset();
-            let event = match decode(&codec, message.payload()) {
+            let event = match codec.decode_record(message.payload()) {
                 Ok(event) => Some(event),
-                Err(reason) => {
+                Err(e) => {
+                    let reason = e.to_string();
                     error!(offset = last, %reason, "unreadable event in the webhook log; skipped");
                     poison.push(Poison {
                         offset: last,
@@ -338,12 +339,5 @@ async fn follow<F: Fold>(
             unreadables.report(&poison).await;
             poison.clear();
         }
-    }
-}
-
-fn decode(codec: &Codec<WebhookEvent>, payload: Option<&[u8]>) -> Result<WebhookEvent, String> {
-    match payload {
-        Some(p) => codec.decode(p).map_err(|e| e.to_string()),
-        None => Err("empty record".into()),
     }
 }

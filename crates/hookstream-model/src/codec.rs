@@ -83,6 +83,11 @@ impl<T: AvroRecord> Codec<T> {
         framed(&self.header, &self.schema, value, T::NAME)
     }
 
+    /// Decodes a Kafka record's payload, which may be missing (an empty record).
+    pub fn decode_record(&self, payload: Option<&[u8]>) -> Result<T, DecodeError> {
+        self.decode(payload.ok_or(DecodeError::Empty)?)
+    }
+
     /// Decodes a single-object encoded record written with any known schema version.
     pub fn decode(&self, bytes: &[u8]) -> Result<T, DecodeError> {
         if bytes.len() < HEADER_LEN {
@@ -191,6 +196,8 @@ pub struct EncodeError {
 /// Why bytes could not be decoded as a record. None of these is retryable: the bytes are bad.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    #[error("empty record")]
+    Empty,
     #[error("record too short for single-object encoding ({len} bytes)")]
     Truncated { len: usize },
     #[error("not Avro single-object encoding (starts with {first:02x?}, expected c3 01)")]

@@ -97,7 +97,6 @@ pub fn resolve(
     }
     let count = partition_count(consumer, topic)?;
     let mut partitions = Vec::new();
-    let mut warning = None;
     let ends = match until {
         Some(until) => Some(offsets_at(consumer, topic, count, until)?),
         None => None,
@@ -155,9 +154,8 @@ pub fn resolve(
         if let (Start::Time(since), true) = (start, low > 0 && low < high) {
             // Retention removed the start of this partition: did the range reach into it?
             let oldest = timestamp_at(consumer, topic, partition, low)?;
-            if oldest.is_some_and(|oldest| *since < oldest) {
-                let oldest = oldest.unwrap_or_default();
-                oldest_left = Some(oldest_left.map_or(oldest, |o: i64| o.min(oldest)));
+            if let Some(oldest) = oldest.filter(|oldest| *since < *oldest) {
+                oldest_left = Some(oldest_left.map_or(oldest, |o| o.min(oldest)));
             }
         }
         partitions.push(PartitionRange {
@@ -171,28 +169,25 @@ pub fn resolve(
             topic: topic.to_owned(),
         });
     }
+    let range = Range {
+        topic: topic.to_owned(),
+        partitions,
+        warning: oldest_left.map(|oldest| {
+            format!(
+                "retention already removed the start of the range from {topic}: replaying from {} on",
+                rfc3339(oldest)
+            )
+        }),
+    };
     if let Some(oldest) = oldest_left {
-        let range = Range {
-            topic: topic.to_owned(),
-            partitions: partitions.clone(),
-            warning: None,
-        };
         if range.records() == 0 && until.is_some_and(|until| until <= oldest) {
             return Err(ReplayError::OutsideRetention {
                 topic: topic.to_owned(),
                 oldest: rfc3339(oldest),
             });
         }
-        warning = Some(format!(
-            "retention already removed the start of the range from {topic}: replaying from {} on",
-            rfc3339(oldest)
-        ));
     }
-    Ok(Range {
-        topic: topic.to_owned(),
-        partitions,
-        warning,
-    })
+    Ok(range)
 }
 
 fn partition_count(consumer: &BaseConsumer, topic: &str) -> Result<usize, ReplayError> {

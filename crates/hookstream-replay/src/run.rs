@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::{Quota, RateLimiter};
-use hookstream_dispatch::changes::{first_attempt, Source};
+use hookstream_dispatch::changes::{first_attempt, read_change, Source};
 use hookstream_kafka::producer::Producer;
 use hookstream_kafka::{KafkaConfig, KafkaError};
 use hookstream_model::{now_millis, Category, Codec, DeliveryJob, EntityChange, WebhookId};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -184,8 +183,14 @@ impl Reading<'_> {
                 continue;
             }
             let mut queued = 0;
-            match decode(&self.changes, &record, self.category) {
-                Some(change) => {
+            let read = read_change(
+                &self.changes,
+                self.topic,
+                record.payload(),
+                Some(self.category),
+            );
+            match read {
+                Ok(change) => {
                     let data: Arc<str> = change.data.as_str().into();
                     let source = Source { partition, offset };
                     let now = now_millis();
@@ -202,7 +207,10 @@ impl Reading<'_> {
                         queued += 1;
                     }
                 }
-                None => summary.skipped += 1,
+                Err(reason) => {
+                    warn!(topic = self.topic, offset, %reason, "unreadable change; skipped");
+                    summary.skipped += 1
+                }
             }
             summary.records += 1;
             summary.deliveries += queued;
@@ -228,11 +236,7 @@ impl Reading<'_> {
 }
 
 /// A consumer of its own, outside any group, assigned to the start of each partition.
-fn reader(
-    kafka: &KafkaConfig,
-    topic: &str,
-    todo: &HashMap<i32, (i64, i64)>,
-) -> Result<StreamConsumer, ReplayError> {
+fn reader(kafka: &KafkaConfig, topic: &str, todo: &Todo) -> Result<StreamConsumer, ReplayError> {
     let consumer: StreamConsumer = kafka
         .client_config()
         .set("group.id", "hookstream-replay-unused")
@@ -248,29 +252,6 @@ fn reader(
     }
     consumer.assign(&assignment)?;
     Ok(consumer)
-}
-
-fn decode(
-    codec: &Codec<EntityChange>,
-    record: &BorrowedMessage<'_>,
-    category: Category,
-) -> Option<EntityChange> {
-    let (topic, offset) = (record.topic(), record.offset());
-    match record.payload().map(|p| codec.decode(p)) {
-        Some(Ok(change)) if change.category == category => Some(change),
-        Some(Ok(change)) => {
-            warn!(topic, offset, category = %change.category, "change of another category; skipped");
-            None
-        }
-        Some(Err(e)) => {
-            warn!(topic, offset, error = %e, "undecodable change; skipped");
-            None
-        }
-        None => {
-            warn!(topic, offset, "empty record; skipped");
-            None
-        }
-    }
 }
 
 type Limiter = RateLimiter<

@@ -11,13 +11,13 @@ use crate::StoreError;
 
 /// One attempt record as read from the topic: where it was, whose it is, its bytes.
 #[derive(Debug, Clone)]
-pub struct Entry<'a> {
+pub struct Entry {
     pub partition: i32,
     pub offset: i64,
     pub webhook: WebhookId,
     pub at: UnixMillis,
     /// The record as it was on the topic (Avro single-object encoded).
-    pub payload: &'a [u8],
+    pub payload: Vec<u8>,
 }
 
 /// Attempts by webhook and time, and how far each partition of the topic was folded.
@@ -64,12 +64,12 @@ impl Deliveries {
     }
 
     /// Adds `entries`, then drops the oldest of every webhook they touched beyond `keep`.
-    pub fn apply(&self, entries: &[Entry<'_>], keep: usize) -> Result<(), StoreError> {
+    pub fn apply(&self, entries: &[Entry], keep: usize) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         let mut positions = sled::Batch::default();
         let mut touched = BTreeMap::new();
         for entry in entries {
-            batch.insert(key(entry).to_vec(), entry.payload);
+            batch.insert(key(entry).to_vec(), entry.payload.as_slice());
             positions.insert(
                 entry.partition.to_be_bytes().to_vec(),
                 (entry.offset + 1).to_be_bytes().to_vec(),
@@ -127,7 +127,7 @@ impl Deliveries {
     }
 }
 
-fn key(entry: &Entry<'_>) -> [u8; 28] {
+fn key(entry: &Entry) -> [u8; 28] {
     let mut key = [0u8; 28];
     key[..8].copy_from_slice(&entry.webhook.0.to_be_bytes());
     // Times before 1970 do not occur; the sign bit flipped keeps any i64 in order.
@@ -147,13 +147,13 @@ mod tests {
         (dir, store.deliveries())
     }
 
-    fn entry(webhook: i64, at: i64, offset: i64, payload: &[u8]) -> Entry<'_> {
+    fn entry(webhook: i64, at: i64, offset: i64, payload: &[u8]) -> Entry {
         Entry {
             partition: 0,
             offset,
             webhook: WebhookId(webhook),
             at,
-            payload,
+            payload: payload.to_vec(),
         }
     }
 

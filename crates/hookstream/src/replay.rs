@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -193,13 +194,21 @@ fn resume_command(args: &ReplayArgs, category: Category, at: &[(i32, i64)]) -> S
     words.join(" ")
 }
 
-/// A progress bar on a terminal; nothing otherwise (the summary says it all).
-struct Bar(ProgressBar);
+/// A progress bar on a terminal; nothing otherwise (the summary says it all). Its message
+/// is the deliveries queued so far.
+struct Bar {
+    bar: ProgressBar,
+    deliveries: AtomicU64,
+}
 
 impl Bar {
     fn new(total: u64, terminal: bool) -> Bar {
+        let deliveries = AtomicU64::new(0);
         if !terminal {
-            return Bar(ProgressBar::hidden());
+            return Bar {
+                bar: ProgressBar::hidden(),
+                deliveries,
+            };
         }
         let bar = ProgressBar::new(total);
         if let Ok(style) = ProgressStyle::with_template(
@@ -208,20 +217,20 @@ impl Bar {
             bar.set_style(style);
         }
         bar.enable_steady_tick(Duration::from_millis(200));
-        Bar(bar)
+        Bar { bar, deliveries }
     }
 
     fn done(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 
 impl Progress for Bar {
     fn advance(&self, records: u64, deliveries: u64) {
-        self.0.inc(records);
+        self.bar.inc(records);
         if deliveries > 0 {
-            let sent = self.0.message().parse::<u64>().unwrap_or(0) + deliveries;
-            self.0.set_message(sent.to_string());
+            let sent = self.deliveries.fetch_add(deliveries, Ordering::Relaxed) + deliveries;
+            self.bar.set_message(sent.to_string());
         }
     }
 }

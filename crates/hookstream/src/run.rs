@@ -1,7 +1,6 @@
 //! Starting services, and stopping them on Ctrl-C or SIGTERM.
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -27,25 +26,17 @@ impl Service {
 pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let mut bound = Vec::new();
-    for (runs, addr, what) in [
-        (Service::Api, &config.api.listen, "api"),
-        (Service::Capture, &config.capture.listen, "capture"),
-        (Service::Dispatch, &config.dispatch.listen, "dispatch"),
-    ] {
-        if service.runs(runs) {
-            bound.push(Bound::bind(addr, what)?);
-        }
-    }
-    startup::wait_for_kafka(&config.kafka, &bound, &shutdown).await?;
-    let mut listeners: std::collections::HashMap<&str, Bound> =
-        bound.into_iter().map(|b| (b.what, b)).collect();
-    let mut listener = |what: &str| -> anyhow::Result<TcpListener> {
-        listeners
-            .remove(what)
-            .with_context(|| format!("{what} has no listener"))?
-            .serve()
+    let bind = |runs: Service, addr: &str, what| -> anyhow::Result<Option<Bound>> {
+        service
+            .runs(runs)
+            .then(|| Bound::bind(addr, what))
+            .transpose()
     };
+    let api = bind(Service::Api, &config.api.listen, "api")?;
+    let capture = bind(Service::Capture, &config.capture.listen, "capture")?;
+    let dispatch = bind(Service::Dispatch, &config.dispatch.listen, "dispatch")?;
+    let bound: Vec<&Bound> = [&api, &capture, &dispatch].into_iter().flatten().collect();
+    startup::wait_for_kafka(&config.kafka, &bound, &shutdown).await?;
 
     let recorder = install_metrics();
     let egress = std::sync::Arc::new(
@@ -56,8 +47,8 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         tracing::warn!("security.secret_keys is empty: webhook secrets go to hookstream.webhooks in plain text");
     }
     let mut tasks = tokio::task::JoinSet::new();
-    if service.runs(Service::Api) {
-        let listener = listener("api")?;
+    if let Some(bound) = api {
+        let listener = bound.serve()?;
         let (state, follower) = hookstream_api::build(
             &config.api,
             &config.kafka,
@@ -76,8 +67,8 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
         });
         tasks.spawn(async move { follower.await.context("api event log follower") });
     }
-    if service.runs(Service::Capture) {
-        let listener = listener("capture")?;
+    if let Some(bound) = capture {
+        let listener = bound.serve()?;
         let publisher = hookstream_capture::Publisher::new(&config.kafka)?;
         if !config.capture.postgres.url.is_empty() {
             let (postgres, publisher, token) = (
@@ -99,8 +90,8 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
                 .context("capture")
         });
     }
-    if service.runs(Service::Dispatch) {
-        let listener = listener("dispatch")?;
+    if let Some(bound) = dispatch {
+        let listener = bound.serve()?;
         let (dispatch, kafka, token) = (
             config.dispatch.clone(),
             config.kafka.clone(),

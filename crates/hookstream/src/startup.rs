@@ -41,39 +41,40 @@ const ATTEMPT: Duration = Duration::from_secs(10);
 const PAUSE: Duration = Duration::from_secs(2);
 
 /// Creates hookstream's topics, waiting for Kafka as long as it takes (or until
-/// `shutdown`). Meanwhile the bound addresses answer as not ready.
+/// `shutdown`). From the first failed attempt on, the bound addresses answer as not ready.
 pub async fn wait_for_kafka(
     kafka: &KafkaConfig,
-    bound: &[Bound],
+    bound: &[&Bound],
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let topics = pipeline_topics(kafka);
-    if let Ok(Ok(())) = tokio::time::timeout(ATTEMPT, ensure_topics(kafka, &topics)).await {
-        return Ok(());
-    }
     let waiting = CancellationToken::new();
     let mut servers = Vec::new();
-    for b in bound {
-        let listener = TcpListener::from_std(b.listener.try_clone()?)?;
-        info!(service = b.what, addr = %listener.local_addr()?, "not ready: waiting for Kafka");
-        servers.push(tokio::spawn(serve_waiting(
-            listener,
-            kafka.brokers.clone(),
-            waiting.clone(),
-        )));
-    }
     let mut attempts = 0u32;
     let outcome = loop {
         attempts += 1;
         match tokio::time::timeout(ATTEMPT, ensure_topics(kafka, &topics)).await {
             Ok(Ok(())) => {
-                info!(attempts, "Kafka answers; starting");
+                if attempts > 1 {
+                    info!(attempts, "Kafka answers; starting");
+                }
                 break Ok(());
             }
             Ok(Err(e)) => {
                 warn!(brokers = %kafka.brokers, error = %e, "waiting for Kafka; not ready")
             }
             Err(_) => warn!(brokers = %kafka.brokers, "waiting for Kafka (no answer); not ready"),
+        }
+        if attempts == 1 {
+            for b in bound {
+                let listener = TcpListener::from_std(b.listener.try_clone()?)?;
+                info!(service = b.what, addr = %listener.local_addr()?, "not ready: waiting for Kafka");
+                servers.push(tokio::spawn(serve_waiting(
+                    listener,
+                    kafka.brokers.clone(),
+                    waiting.clone(),
+                )));
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => break Err(anyhow::anyhow!("stopped while waiting for Kafka")),
