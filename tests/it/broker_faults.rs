@@ -156,9 +156,6 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open bug: in about half the runs the dispatcher stops delivering after the broker \
-            loss (its consumer group session times out and it never resumes); run with \
-            scripts/test.sh -- --ignored killing_one"]
 async fn killing_one_of_three_brokers_mid_stream_loses_nothing() {
     let cluster = tokio::task::block_in_place(OwnCluster::start);
     let mut stack = Stack::new("cluster-kill");

@@ -61,7 +61,10 @@ impl Proc {
                 command.env_remove(key);
             }
         }
-        command.env("RUST_LOG", "info,hookstream_dispatch=debug,librdkafka=warn");
+        // `HOOKSTREAM_TEST_RUST_LOG` sets the services' log filter when debugging a test.
+        let filter = std::env::var("HOOKSTREAM_TEST_RUST_LOG")
+            .unwrap_or_else(|_| "info,hookstream_dispatch=debug,librdkafka=warn".into());
+        command.env("RUST_LOG", filter);
         command.envs(env);
         let mut child = command.spawn().expect("spawns hookstream");
         let stderr = child.stderr.take().expect("piped stderr");

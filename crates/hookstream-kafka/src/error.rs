@@ -23,6 +23,8 @@ pub enum KafkaError {
         #[source]
         source: RdKafkaError,
     },
+    #[error("no high watermark of {topic} within {waited_ms} ms (is its leader reachable?)")]
+    WatermarkTimeout { topic: String, waited_ms: u128 },
     #[error("the event log has not been folded up to offset {target} within {waited_ms} ms (at {reached})")]
     CatchUpTimeout {
         target: i64,

@@ -206,9 +206,8 @@ impl Follower {
         let started = Instant::now();
         let high = tokio::time::timeout(timeout, self.high_watermark())
             .await
-            .map_err(|_| KafkaError::CatchUpTimeout {
-                target: -1,
-                reached: self.applied(),
+            .map_err(|_| KafkaError::WatermarkTimeout {
+                topic: self.topic.clone(),
                 waited_ms: started.elapsed().as_millis(),
             })??;
         self.wait_for(high, timeout.saturating_sub(started.elapsed()))
@@ -218,6 +217,10 @@ impl Follower {
 
 /// The high watermark of the log, retried for `patience` while the broker is settling
 /// (a new topic's leader unknown yet, a leader moving).
+///
+/// After a failed attempt the topic's metadata is fetched again: this client has no fetcher
+/// of its own, so nothing else would notice that the partition's leader moved, and it would
+/// keep asking a dead broker until the periodic refresh minutes later.
 fn fetch_high_watermark(
     consumer: &BaseConsumer,
     topic: &str,
@@ -225,21 +228,31 @@ fn fetch_high_watermark(
 ) -> Result<i64, KafkaError> {
     let started = Instant::now();
     loop {
-        match consumer.fetch_watermarks(topic, PARTITION, Duration::from_secs(10)) {
+        let left = patience.saturating_sub(started.elapsed());
+        let attempt = left.clamp(MIN_ATTEMPT, MAX_ATTEMPT);
+        match consumer.fetch_watermarks(topic, PARTITION, attempt) {
             Ok((_, high)) => return Ok(high),
-            Err(source) if started.elapsed() >= patience => {
-                return Err(KafkaError::Watermarks {
-                    topic: topic.to_owned(),
-                    source,
-                })
-            }
-            Err(e) => {
-                debug!(error = %e, "high watermark not available yet; retrying");
+            Err(source) => {
+                debug!(error = %source, "high watermark not available; refreshing the leader");
+                if let Err(e) = consumer.fetch_metadata(Some(topic), MAX_ATTEMPT) {
+                    debug!(error = %e, "cannot refresh the metadata of the log");
+                }
+                if started.elapsed() >= patience {
+                    return Err(KafkaError::Watermarks {
+                        topic: topic.to_owned(),
+                        source,
+                    });
+                }
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
     }
 }
+
+/// Bounds of one watermark request: long enough for a loaded broker, short enough that a
+/// request sent to a broker that died is given up and the moved leader asked instead.
+const MIN_ATTEMPT: Duration = Duration::from_millis(500);
+const MAX_ATTEMPT: Duration = Duration::from_secs(2);
 
 /// Events a follower folds at once at most, when it is behind.
 const FOLD_BATCH: usize = 1000;
