@@ -6,6 +6,17 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
 
+# Installs Debian packages (none given: nothing to do).
+apt_install() {
+  (($#)) || return 0
+  say "installing $*"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "need root to apt-get install $*" >&2
+    return 1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
 # Installs what the scripts need and this machine lacks, from Debian's packages:
 # Java 17 and Maven (for the Kafka broker), curl. Rust comes from rustup, not from here.
 ensure_tools() {
@@ -15,17 +26,24 @@ ensure_tools() {
   command -v curl >/dev/null || missing+=(curl)
   command -v cmake >/dev/null || missing+=(cmake)
   command -v make >/dev/null || missing+=(build-essential)
-  if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    if [[ $(id -u) -ne 0 ]]; then
-      echo "need root to apt-get install ${missing[*]}" >&2
-      return 1
-    fi
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  fi
+  apt_install "${missing[@]}"
   if ! command -v cargo >/dev/null; then
     echo "cargo not found: install Rust (https://rustup.rs), version 1.85 or newer" >&2
     return 1
+  fi
+}
+
+# What the portal's browser tests need: Debian's Chromium, and playwright-core from npm
+# (tests/portal/package-lock.json) to drive it.
+ensure_browser_tools() {
+  local missing=()
+  [[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || missing+=(chromium)
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  apt_install "${missing[@]}"
+  local modules=$ROOT/tests/portal/node_modules
+  if [[ ! -d $modules/playwright-core || $ROOT/tests/portal/package-lock.json -nt $modules/.package-lock.json ]]; then
+    say "installing the browser tests' packages (npm ci in tests/portal)"
+    npm ci --prefix "$ROOT/tests/portal" --no-audit --no-fund --loglevel=error
   fi
 }
 

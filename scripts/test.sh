@@ -14,6 +14,7 @@ cd "$ROOT"
 [[ ${1:-} == -- ]] && shift
 
 ensure_tools
+ensure_browser_tools
 
 say "format and lints"
 cargo fmt --all -- --check

@@ -58,6 +58,38 @@ async fn the_log_shows_failed_then_successful_attempts_and_test_pings() {
     let (status, _) = api.get(BOB, &path).await;
     assert_eq!(status, 404, "another account's webhook");
 
+    // The last day's counts: one delivered, two failed, in the current hour.
+    let stats = format!("/webhooks/{id}/stats");
+    let (status, day) = api.get(ALICE, &stats).await;
+    assert_eq!(status, 200, "{day}");
+    assert_eq!(
+        (day["delivered"].clone(), day["failed"].clone()),
+        (json!(1), json!(2)),
+        "{day}"
+    );
+    let rate = day["success_rate"].as_f64().unwrap_or(-1.0);
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{day}");
+    let hours = day["hours"].as_array().cloned().unwrap_or_default();
+    assert_eq!(hours.len(), 24, "{day}");
+    let sum = |field: &str| hours.iter().filter_map(|h| h[field].as_u64()).sum::<u64>();
+    assert_eq!(
+        (sum("delivered"), sum("failed")),
+        (1, 2),
+        "the hours add up: {day}"
+    );
+    let (status, all) = api.get(ALICE, "/webhooks/stats").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all[0]["webhook_id"], id, "{all}");
+    assert_eq!(all[0]["failed"], 2, "{all}");
+    let (status, _) = api.get(BOB, &stats).await;
+    assert_eq!(status, 404, "another account's counts");
+    let (status, none) = api.get(BOB, "/webhooks/stats").await;
+    assert_eq!(
+        (status, none),
+        (200, json!([])),
+        "an account without webhooks"
+    );
+
     // A test ping: sent at once, answered with its outcome, logged as a test.
     let test = format!("/webhooks/{id}/test");
     let (status, reply) = api.post_json(ALICE, &test, &json!({})).await;

@@ -14,6 +14,7 @@ mod isolation;
 mod metrics;
 mod openapi;
 mod poison;
+mod portal;
 mod postgres;
 mod readiness;
 mod replay;

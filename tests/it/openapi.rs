@@ -5,12 +5,16 @@ use hookstream_tests::stack::{Api, ALICE};
 use hookstream_tests::Stack;
 use serde_json::Value;
 
-/// The public operations: DESIGN.md §1, replay, the delivery log and test pings.
-const OPERATIONS: [(&str, &str); 7] = [
+/// The public operations: DESIGN.md §1, replay and its progress, the delivery log, the
+/// last day's counts and test pings.
+const OPERATIONS: [(&str, &str); 10] = [
     ("delete", "/webhooks/{id}"),
     ("get", "/webhooks"),
+    ("get", "/webhooks/stats"),
     ("get", "/webhooks/{id}"),
     ("get", "/webhooks/{id}/deliveries"),
+    ("get", "/webhooks/{id}/replay"),
+    ("get", "/webhooks/{id}/stats"),
     ("post", "/webhooks"),
     ("post", "/webhooks/{id}/replay"),
     ("post", "/webhooks/{id}/test"),

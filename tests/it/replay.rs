@@ -142,6 +142,9 @@ async fn a_time_range_replays_to_one_webhook_exactly_with_the_replay_header() {
     let path = format!("/webhooks/{id}/replay");
     let (status, reply) = api.post_json(BOB, &path, &body).await;
     assert_eq!(status, 404, "another account's webhook: {reply}");
+    let (status, reply) = api.get(ALICE, &path).await;
+    assert_eq!(status, 404, "no replay yet: {reply}");
+    assert_eq!(reply["errors"][0]["field"], "replay", "{reply}");
     let (status, reply) = api.post_json(ALICE, &path, &body).await;
     assert_eq!(status, 202, "{reply}");
     assert_eq!(reply["records"], 5, "{reply}");
@@ -150,6 +153,24 @@ async fn a_time_range_replays_to_one_webhook_exactly_with_the_replay_header() {
         (replayed(&mine).len() >= 10).then_some(())
     })
     .await;
+    // Its progress, once done: every record read and its delivery queued.
+    let progress = eventually("the replay reported done", WAIT, || async {
+        let (status, reply) = api.get(ALICE, &path).await;
+        assert_eq!(status, 200, "{reply}");
+        (reply["state"] == "done").then_some(reply)
+    })
+    .await;
+    assert_eq!(
+        (
+            progress["records"].clone(),
+            progress["read"].clone(),
+            progress["queued"].clone()
+        ),
+        (json!(5), json!(5), json!(5)),
+        "{progress}"
+    );
+    let (status, _) = api.get(BOB, &path).await;
+    assert_eq!(status, 404, "another account's replay");
     let mut again: Vec<String> = replayed(&mine)[5..]
         .iter()
         .map(|r| r.body.clone())

@@ -8,8 +8,8 @@ use futures::FutureExt;
 use hookstream_dispatch::attempt_log::{status_and_error, AttemptLog};
 use hookstream_dispatch::deliver::{Deliverer, Delivery, Outcome};
 use hookstream_kafka::{KafkaConfig, KafkaError};
-use hookstream_model::{now_millis, Attempt, AttemptKind, Codec, WebhookId};
-use hookstream_store::{Deliveries, Entry, Webhook};
+use hookstream_model::{now_millis, Attempt, AttemptKind, Codec, UnixMillis, WebhookId};
+use hookstream_store::{Deliveries, Entry, Webhook, HOUR_MS};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -76,6 +76,7 @@ fn hold(codec: &Codec<Attempt>, record: &BorrowedMessage<'_>, held: &mut Vec<Ent
             offset: record.offset(),
             webhook: attempt.webhook_id,
             at: attempt.at,
+            delivered: attempt.status.is_some_and(|s| (200..300).contains(&s)),
             payload: record.payload().unwrap_or_default().to_vec(),
         }),
         Err(e) => {
@@ -167,6 +168,63 @@ pub fn newest(
         .filter_map(|bytes| codec.decode(bytes).ok())
         .map(AttemptBody::from)
         .collect())
+}
+
+/// What `GET /webhooks/ID/stats` answers: the attempts of the last 24 hours, per hour.
+#[derive(Debug, Serialize)]
+pub struct StatsBody {
+    webhook_id: i64,
+    /// Start of the first hour counted (the hour 23 hours before the current one).
+    since: String,
+    /// Attempts answered 2xx.
+    delivered: u64,
+    /// Attempts that were not (any other status, or no answer).
+    failed: u64,
+    /// `delivered / (delivered + failed)`; absent without attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success_rate: Option<f64>,
+    /// 24 hours, oldest first.
+    hours: Vec<HourBody>,
+}
+
+#[derive(Debug, Serialize)]
+struct HourBody {
+    start: String,
+    delivered: u64,
+    failed: u64,
+}
+
+/// Hours `GET /webhooks/ID/stats` covers, the current one included.
+const STATS_HOURS: i64 = 24;
+
+/// The attempts of `webhook` in the 24 hours up to `now`.
+pub fn last_day(
+    log: &Deliveries,
+    webhook: WebhookId,
+    now: UnixMillis,
+) -> Result<StatsBody, ApiError> {
+    let since = now - (STATS_HOURS - 1) * HOUR_MS;
+    let hours = log
+        .hours(webhook, since, now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let delivered = hours.iter().map(|h| h.delivered).sum::<u64>();
+    let failed = hours.iter().map(|h| h.failed).sum::<u64>();
+    let attempts = delivered + failed;
+    Ok(StatsBody {
+        webhook_id: webhook.0,
+        since: hookstream_replay::rfc3339(hours.first().map_or(since, |h| h.start)),
+        delivered,
+        failed,
+        success_rate: (attempts > 0).then(|| delivered as f64 / attempts as f64),
+        hours: hours
+            .into_iter()
+            .map(|h| HourBody {
+                start: hookstream_replay::rfc3339(h.start),
+                delivered: h.delivered,
+                failed: h.failed,
+            })
+            .collect(),
+    })
 }
 
 /// Most entries one `GET /webhooks/ID/deliveries` answers.

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// 404: no such webhook on this account (also for other accounts' ids).
     #[error("webhook not found")]
     NotFound(String),
+    /// 404: something other than a webhook is not there (field, message).
+    #[error("not found: {1}")]
+    NotFoundOther(&'static str, String),
     /// 409: the request conflicts with work in progress (a replay already running).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -64,6 +67,9 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 vec![FieldError::new("id", format!("no webhook {id} on this account"))],
             ),
+            ApiError::NotFoundOther(field, message) => {
+                (StatusCode::NOT_FOUND, vec![FieldError::new(field, message)])
+            }
             ApiError::RateLimited(wait) => {
                 let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
                 let body = Body {

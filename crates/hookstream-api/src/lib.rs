@@ -114,14 +114,15 @@ pub async fn build(
     Ok((state, task))
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled.
+/// Serves `app` (the API's routes, [`app`], and whatever was merged with them) on
+/// `listener` until `shutdown` is cancelled.
 pub async fn serve(
-    state: AppState,
+    app: axum::Router,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     info!(addr = %listener.local_addr()?, "api listening");
-    axum::serve(listener, app(state))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     Ok(())

@@ -1,9 +1,10 @@
 //! `POST /webhooks/ID/replay`: an owner replays a time range of their webhook's category to
 //! it. The range is resolved before the answer; the deliveries are queued in the background
-//! at `api.replay_rate`.
+//! at `api.replay_rate`. `GET /webhooks/ID/replay` tells how far the newest one got.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hookstream_kafka::KafkaConfig;
@@ -20,12 +21,13 @@ use crate::{ApiError, FieldError};
 pub struct Replays {
     kafka: KafkaConfig,
     rate: Option<NonZeroU32>,
-    running: Mutex<HashSet<WebhookId>>,
+    /// The newest replay this process started for each webhook, running or finished.
+    latest: Mutex<HashMap<WebhookId, Arc<Tracker>>>,
     shutdown: CancellationToken,
 }
 
 /// What `POST /webhooks/ID/replay` answers (202).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Accepted {
     webhook_id: i64,
     category: i32,
@@ -37,12 +39,63 @@ pub struct Accepted {
     warning: Option<String>,
 }
 
+/// Where a replay is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum State {
+    Running,
+    /// Every record of the range was read and its delivery queued.
+    Done,
+    /// Stopped before the end; what was queued stays queued.
+    Failed {
+        error: String,
+    },
+}
+
+/// What `GET /webhooks/ID/replay` answers.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    #[serde(flatten)]
+    accepted: Accepted,
+    #[serde(flatten)]
+    state: State,
+    /// Records of the range read so far (of `records`).
+    read: u64,
+    /// Deliveries queued so far.
+    queued: u64,
+}
+
+/// How far one replay got, updated as it goes.
+struct Tracker {
+    accepted: Accepted,
+    read: AtomicU64,
+    queued: AtomicU64,
+    state: Mutex<State>,
+}
+
+impl Tracker {
+    fn state(&self) -> State {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn finish(&self, state: State) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
+    }
+}
+
+impl run::Progress for Tracker {
+    fn advance(&self, records: u64, deliveries: u64) {
+        self.read.fetch_add(records, Ordering::Relaxed);
+        self.queued.fetch_add(deliveries, Ordering::Relaxed);
+    }
+}
+
 impl Replays {
     pub fn new(kafka: KafkaConfig, rate: u32, shutdown: CancellationToken) -> Replays {
         Replays {
             kafka,
             rate: NonZeroU32::new(rate),
-            running: Mutex::new(HashSet::new()),
+            latest: Mutex::new(HashMap::new()),
             shutdown,
         }
     }
@@ -58,16 +111,6 @@ impl Replays {
         let range = range::lookup(&self.kafka, category, Start::Time(since), until)
             .await
             .map_err(invalid_range)?;
-        let newly = self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(webhook);
-        if !newly {
-            return Err(ApiError::Conflict(format!(
-                "a replay to webhook {webhook} is still running; try again when it is done"
-            )));
-        }
         let accepted = Accepted {
             webhook_id: webhook.0,
             category: category.key(),
@@ -76,55 +119,98 @@ impl Replays {
             records: range.records(),
             warning: range.warning.clone(),
         };
-        // Marks the webhook's replay as running for as long as the task holds it.
-        let running = Running {
-            replays: self.clone(),
-            webhook,
-        };
+        let tracker = Arc::new(Tracker {
+            accepted: accepted.clone(),
+            read: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            state: Mutex::new(State::Running),
+        });
+        {
+            let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+            if latest
+                .get(&webhook)
+                .is_some_and(|t| t.state() == State::Running)
+            {
+                return Err(ApiError::Conflict(format!(
+                    "a replay to webhook {webhook} is still running; try again when it is done"
+                )));
+            }
+            latest.insert(webhook, tracker.clone());
+        }
+        // Marks the replay failed if its task ends without saying how (a panic).
+        let running = Running(tracker);
+        let this = self.clone();
         tokio::spawn(async move {
-            let this = &running.replays;
             let options = Options {
                 rate: this.rate,
                 dry_run: false,
             };
-            let silent = hookstream_replay::run::Silent;
+            let tracker = running.0.as_ref();
             let done = run::run(
                 &this.kafka,
                 category,
                 &range,
                 &[webhook],
                 options,
-                &silent,
+                tracker,
                 &this.shutdown,
             )
             .await;
-            match done {
+            let state = match done {
                 Ok(summary) => {
-                    info!(%webhook, records = summary.records, deliveries = summary.deliveries, stopped_at = ?summary.stopped_at, "replay queued")
+                    info!(%webhook, records = summary.records, deliveries = summary.deliveries, stopped_at = ?summary.stopped_at, "replay queued");
+                    match summary.stopped_at {
+                        None => State::Done,
+                        Some(_) => State::Failed {
+                            error: "the API process stopped before the end of the range".into(),
+                        },
+                    }
                 }
                 Err(ReplayError::Stopped { source, resume }) => {
-                    warn!(%webhook, error = %source, ?resume, "replay stopped early; what was queued stays queued")
+                    warn!(%webhook, error = %source, ?resume, "replay stopped early; what was queued stays queued");
+                    State::Failed {
+                        error: source.to_string(),
+                    }
                 }
-                Err(e) => warn!(%webhook, error = %e, "replay failed"),
-            }
+                Err(e) => {
+                    warn!(%webhook, error = %e, "replay failed");
+                    State::Failed {
+                        error: e.to_string(),
+                    }
+                }
+            };
+            tracker.finish(state);
         });
         Ok(accepted)
     }
+
+    /// How far the newest replay to `webhook` that this process started got.
+    pub fn status(&self, webhook: WebhookId) -> Result<Status, ApiError> {
+        let latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        let tracker = latest.get(&webhook).ok_or_else(|| {
+            ApiError::NotFoundOther(
+                "replay",
+                format!("no replay to webhook {webhook} was started on this API process"),
+            )
+        })?;
+        Ok(Status {
+            accepted: tracker.accepted.clone(),
+            state: tracker.state(),
+            read: tracker.read.load(Ordering::Relaxed),
+            queued: tracker.queued.load(Ordering::Relaxed),
+        })
+    }
 }
 
-/// Marks a webhook's replay as running while alive, however its task ends.
-struct Running {
-    replays: Arc<Replays>,
-    webhook: WebhookId,
-}
+struct Running(Arc<Tracker>);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.replays
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.webhook);
+        if self.0.state() == State::Running {
+            self.0.finish(State::Failed {
+                error: "the replay ended unexpectedly".into(),
+            });
+        }
     }
 }
 

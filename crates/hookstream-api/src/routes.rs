@@ -82,8 +82,10 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.request_timeout;
     Router::new()
         .route("/webhooks", get(list).post(register))
+        .route("/webhooks/stats", get(all_stats))
         .route("/webhooks/{id}", get(show).delete(remove))
-        .route("/webhooks/{id}/replay", post(replay))
+        .route("/webhooks/{id}/stats", get(stats))
+        .route("/webhooks/{id}/replay", post(replay).get(replay_status))
         .route("/webhooks/{id}/deliveries", get(delivery_log))
         .route("/webhooks/{id}/test", post(test_ping))
         .route("/healthz", get(|| async { "ok" }))
@@ -278,6 +280,45 @@ async fn delivery_log(
         webhook.id(),
         limit,
     )?))
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let webhook = owned(&state, &headers, &id).await?;
+    Ok(Json(deliveries::last_day(
+        &state.probe.log,
+        webhook.id(),
+        hookstream_model::now_millis(),
+    )?))
+}
+
+/// The last day's counts of every webhook of the account, in the order of `GET /webhooks`.
+async fn all_stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = authorize(&state, &headers)?;
+    let now = hookstream_model::now_millis();
+    let all = state
+        .registry
+        .list(&account)
+        .await?
+        .iter()
+        .map(|w| deliveries::last_day(&state.probe.log, w.id(), now))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(all))
+}
+
+async fn replay_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let webhook = owned(&state, &headers, &id).await?;
+    Ok(Json(state.replays.status(webhook.id())?))
 }
 
 async fn test_ping(

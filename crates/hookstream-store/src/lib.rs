@@ -9,7 +9,8 @@
 //! * `by_account`: account ++ 0x00 ++ id → ()
 //! * `meta`: `next_offset` (the log offset of the next event to fold) and `format`.
 //! * `acks`: (webhook, entity) → newest acknowledged version ([`Acks`]).
-//! * `deliveries`, `deliveries_positions`: the API's delivery log ([`Deliveries`]).
+//! * `deliveries`, `deliveries_positions`, `deliveries_hours`: the API's delivery log and its
+//!   hourly counts ([`Deliveries`]).
 
 mod acks;
 mod deliveries;
@@ -17,7 +18,7 @@ mod store;
 mod subscriptions;
 
 pub use acks::{Acked, Acks};
-pub use deliveries::{Deliveries, Entry};
+pub use deliveries::{Deliveries, Entry, Hour, HOUR_MS};
 pub use store::{Store, StoreError, Webhook};
 pub use subscriptions::Subscribers;
 

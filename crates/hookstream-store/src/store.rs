@@ -145,6 +145,7 @@ impl Store {
                 path.to_owned(),
                 tree("deliveries")?,
                 tree("deliveries_positions")?,
+                tree("deliveries_hours")?,
             ),
             subscribers: Arc::default(),
             db,

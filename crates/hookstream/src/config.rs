@@ -9,6 +9,7 @@ use hookstream_api::ApiConfig;
 use hookstream_capture::CaptureConfig;
 use hookstream_dispatch::{DispatchConfig, Egress, EgressConfig};
 use hookstream_kafka::KafkaConfig;
+use hookstream_portal::PortalConfig;
 use serde::{Deserialize, Serialize};
 
 /// Every setting of every component.
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub kafka: KafkaConfig,
     pub api: ApiConfig,
+    pub portal: PortalConfig,
     pub capture: CaptureConfig,
     pub dispatch: DispatchConfig,
     pub egress: EgressConfig,

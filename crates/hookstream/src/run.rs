@@ -58,10 +58,17 @@ pub async fn run(service: Service, config: Config) -> anyhow::Result<()> {
             shutdown.clone(),
         )
         .await?;
-        let state = state.with_metrics(recorder.clone());
+        let api = hookstream_api::app(state.with_metrics(recorder.clone()));
+        // The portal answers through the API's own routes.
+        let app = match config.portal.enabled {
+            true => api
+                .clone()
+                .merge(hookstream_portal::router(api, &config.portal)),
+            false => api,
+        };
         let token = shutdown.clone();
         tasks.spawn(async move {
-            hookstream_api::serve(state, listener, token)
+            hookstream_api::serve(app, listener, token)
                 .await
                 .context("api")
         });

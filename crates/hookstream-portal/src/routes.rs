@@ -1,0 +1,553 @@
+//! The portal's routes: each reads the session, asks the API, and renders a page.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::Markup;
+
+use crate::api::{Api, Problems, Refusal};
+use crate::pages::{self, Detail, Draft};
+use crate::session::{same_origin, sign_out_cookie, Session};
+use crate::{time, PortalConfig};
+
+#[derive(Clone)]
+struct Portal {
+    api: Api,
+    secure_cookie: bool,
+}
+
+/// The portal's routes, answering through `api`, the public API's router.
+pub fn router(api: Router, config: &PortalConfig) -> Router {
+    let portal = Portal {
+        api: Api::new(api),
+        secure_cookie: config.secure_cookie,
+    };
+    Router::new()
+        .route("/portal", get(home))
+        .route("/portal/", get(home))
+        .route("/portal/sign-in", post(sign_in))
+        .route("/portal/sign-out", post(sign_out))
+        .route("/portal/webhooks", get(list).post(register))
+        .route("/portal/webhooks/{id}", get(show))
+        .route("/portal/webhooks/{id}/secret", post(show_secret))
+        .route("/portal/webhooks/{id}/test", post(test))
+        .route("/portal/webhooks/{id}/replay", post(replay))
+        .route("/portal/webhooks/{id}/replay.json", get(replay_json))
+        .route(
+            "/portal/webhooks/{id}/delete",
+            get(confirm_delete).post(delete),
+        )
+        .route("/portal/assets/portal.css", get(css))
+        .route("/portal/assets/portal.js", get(js))
+        .route("/portal/assets/favicon.svg", get(favicon))
+        .fallback(not_found)
+        .layer(middleware::from_fn(security_headers))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(portal)
+}
+
+/// Only this origin may load anything, frame the pages, or receive their forms.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CSP),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        // `no-referrer` would make browsers send `Origin: null` with the forms.
+        ("referrer-policy", "same-origin"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    // Pages hold account data (and, on request, a secret): never cached.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+fn page(status: StatusCode, markup: Markup) -> Response {
+    (status, markup).into_response()
+}
+
+/// A redirect after a form post: the browser then loads the page with GET.
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Renders what the API refused, as a page of its own.
+fn refused(portal: &Portal, session: Option<&Session>, refusal: &Refusal, back: &str) -> Response {
+    let text = refusal.message();
+    match refusal.status {
+        StatusCode::UNAUTHORIZED => {
+            // The key is no longer known: sign out.
+            let mut response = page(refusal.status, pages::sign_in(Some(&text)));
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, sign_out_cookie(portal.secure_cookie));
+            response
+        }
+        StatusCode::FORBIDDEN => page(
+            refusal.status,
+            pages::message("No webhooks on this plan", session, &text, back),
+        ),
+        StatusCode::NOT_FOUND => page(
+            refusal.status,
+            pages::message("Not found", session, &text, "/portal/webhooks"),
+        ),
+        StatusCode::TOO_MANY_REQUESTS => {
+            let mut response = page(
+                refusal.status,
+                pages::message("Too many requests", session, &text, back),
+            );
+            if let Some(wait) = &refusal.retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, wait.clone());
+            }
+            response
+        }
+        status => page(
+            status,
+            pages::message("Something went wrong", session, &text, back),
+        ),
+    }
+}
+
+/// Why a request gets no page of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turned {
+    /// Not signed in: to the sign-in page.
+    SignIn,
+    /// No such page (a webhook id that is not a positive number).
+    NotFound,
+    /// A form without this session's token, or sent from another origin.
+    Forged,
+}
+
+impl IntoResponse for Turned {
+    fn into_response(self) -> Response {
+        match self {
+            Turned::SignIn => see_other("/portal"),
+            Turned::NotFound => not_found_page(),
+            Turned::Forged => page(
+                StatusCode::FORBIDDEN,
+                pages::message(
+                    "Form refused",
+                    None,
+                    "This form was not sent from a page of the portal. Reload the page and try again.",
+                    "/portal/webhooks",
+                ),
+            ),
+        }
+    }
+}
+
+/// The session of a page request.
+fn signed_in(headers: &HeaderMap) -> Result<Session, Turned> {
+    Session::from_headers(headers).ok_or(Turned::SignIn)
+}
+
+/// The session of a form post, which must carry the session's token and come from this
+/// origin.
+fn form_session(headers: &HeaderMap, form: &Form) -> Result<Session, Turned> {
+    let session = signed_in(headers)?;
+    if same_origin(headers) && session.accepts(form.get("csrf")) {
+        Ok(session)
+    } else {
+        Err(Turned::Forged)
+    }
+}
+
+/// The fields of a form body (the last of a repeated name wins).
+struct Form(HashMap<String, String>);
+
+impl Form {
+    fn parse(body: &Bytes) -> Form {
+        Form(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.0.get(name).map(String::as_str).unwrap_or_default()
+    }
+}
+
+/// A webhook id from the path; anything but a positive number is no page.
+fn webhook_id(text: &str) -> Result<i64, Turned> {
+    match text.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(Turned::NotFound),
+    }
+}
+
+fn not_found_page() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            "Not found",
+            None,
+            "There is no such page.",
+            "/portal/webhooks",
+        ),
+    )
+}
+
+async fn not_found() -> Response {
+    not_found_page()
+}
+
+async fn home(headers: HeaderMap) -> Response {
+    match Session::from_headers(&headers) {
+        Some(_) => see_other("/portal/webhooks"),
+        None => page(StatusCode::OK, pages::sign_in(None)),
+    }
+}
+
+async fn sign_in(State(portal): State<Portal>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if !same_origin(&headers) {
+        return page(
+            StatusCode::FORBIDDEN,
+            pages::sign_in(Some("Sign in from the portal's own page.")),
+        );
+    }
+    let key = form.get("user_key").trim();
+    if key.is_empty() {
+        return page(
+            StatusCode::BAD_REQUEST,
+            pages::sign_in(Some("Enter the user-key of your account.")),
+        );
+    }
+    // The key is good if the API lists its webhooks: unknown keys get 401, keys on plans
+    // without webhooks 403, each with the API's message.
+    match portal.api.webhooks(key).await {
+        Ok(_) => {
+            let session = Session::new(key.to_owned());
+            let mut response = see_other("/portal/webhooks");
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, session.cookie(portal.secure_cookie));
+            response
+        }
+        Err(refusal) => page(refusal.status, pages::sign_in(Some(&refusal.message()))),
+    }
+}
+
+async fn sign_out(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let form = Form::parse(&body);
+    form_session(&headers, &form)?;
+    let mut response = see_other("/portal");
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, sign_out_cookie(portal.secure_cookie));
+    Ok(response)
+}
+
+async fn list(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Turned> {
+    let session = signed_in(&headers)?;
+    let mut notices = Vec::new();
+    if let Some(id) = query.get("deleted").and_then(|id| id.parse::<i64>().ok()) {
+        notices.push(format!("Webhook {id} was deleted."));
+    }
+    Ok(list_page(&portal, &session, notices, Draft::default(), StatusCode::OK).await)
+}
+
+async fn list_page(
+    portal: &Portal,
+    session: &Session,
+    notices: Vec<String>,
+    draft: Draft,
+    status: StatusCode,
+) -> Response {
+    let key = session.key();
+    let found = (
+        portal.api.webhooks(key).await,
+        portal.api.all_stats(key).await,
+    );
+    match found {
+        (Ok(webhooks), Ok(stats)) => page(
+            status,
+            pages::list(session, &webhooks, &stats, &notices, &draft),
+        ),
+        (Err(refusal), _) | (_, Err(refusal)) => {
+            refused(portal, Some(session), &refusal, "/portal/webhooks")
+        }
+    }
+}
+
+async fn register(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let form = Form::parse(&body);
+    let session = form_session(&headers, &form)?;
+    let fields = [
+        ("url", form.get("url")),
+        ("category", form.get("category")),
+        ("secret", form.get("secret")),
+    ];
+    Ok(match portal.api.register(session.key(), &fields).await {
+        Ok(webhook) => see_other(&format!("/portal/webhooks/{}?registered", webhook.id)),
+        Err(refusal) if refusal.correctable() => {
+            // The API's messages next to the fields; the secret is not sent back.
+            let draft = Draft {
+                url: form.get("url").to_owned(),
+                category: form.get("category").to_owned(),
+                errors: refusal.errors.clone(),
+            };
+            list_page(&portal, &session, Vec::new(), draft, refusal.status).await
+        }
+        Err(refusal) => refused(&portal, Some(&session), &refusal, "/portal/webhooks"),
+    })
+}
+
+/// How a webhook's page is asked for, besides its id.
+#[derive(Default)]
+struct View {
+    notices: Vec<String>,
+    replay_errors: Problems,
+    replay_input: (String, String),
+    tested: Option<crate::api::TestOutcome>,
+    show_secret: bool,
+    status: Option<StatusCode>,
+}
+
+async fn detail(portal: &Portal, session: &Session, id: i64, view: View) -> Response {
+    let key = session.key();
+    let api = &portal.api;
+    let back = page_of(id);
+    let webhook = match api.webhook(key, id).await {
+        Ok(webhook) => webhook,
+        Err(refusal) => return refused(portal, Some(session), &refusal, "/portal/webhooks"),
+    };
+    let (stats, log, replay) = (
+        api.stats(key, id).await,
+        api.deliveries(key, id, 50).await,
+        api.replay_status(key, id).await,
+    );
+    let (stats, log, replay) = match (stats, log, replay) {
+        (Ok(stats), Ok(log), Ok(replay)) => (stats, log, replay),
+        (Err(refusal), _, _) | (_, Err(refusal), _) | (_, _, Err(refusal)) => {
+            return refused(portal, Some(session), &refusal, &back)
+        }
+    };
+    let detail = Detail {
+        webhook: &webhook,
+        stats: &stats,
+        log: &log,
+        replay: replay.as_ref(),
+        notices: view.notices,
+        replay_errors: view.replay_errors,
+        replay_input: view.replay_input,
+        tested: view.tested.as_ref(),
+        show_secret: view.show_secret,
+    };
+    page(
+        view.status.unwrap_or(StatusCode::OK),
+        pages::webhook(session, &detail),
+    )
+}
+
+async fn show(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Turned> {
+    let (session, id) = (signed_in(&headers)?, webhook_id(&id)?);
+    let mut notices = Vec::new();
+    if query.contains_key("registered") {
+        notices.push(format!(
+            "Webhook {id} is registered: changes of its category are delivered from now on."
+        ));
+    }
+    if query.contains_key("replaying") {
+        notices.push("The replay started.".to_owned());
+    }
+    let view = View {
+        notices,
+        ..View::default()
+    };
+    Ok(detail(&portal, &session, id, view).await)
+}
+
+/// The address of a webhook's page.
+fn page_of(id: i64) -> String {
+    format!("/portal/webhooks/{id}")
+}
+
+/// The session and webhook id of a form post to a webhook's page.
+fn posted(headers: &HeaderMap, id: &str, form: &Form) -> Result<(Session, i64), Turned> {
+    let id = webhook_id(id)?;
+    Ok((form_session(headers, form)?, id))
+}
+
+async fn show_secret(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let form = Form::parse(&body);
+    let (session, id) = posted(&headers, &id, &form)?;
+    let view = View {
+        show_secret: true,
+        ..View::default()
+    };
+    Ok(detail(&portal, &session, id, view).await)
+}
+
+async fn test(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let form = Form::parse(&body);
+    let (session, id) = posted(&headers, &id, &form)?;
+    Ok(match portal.api.test(session.key(), id).await {
+        Ok(outcome) => {
+            let view = View {
+                tested: Some(outcome),
+                ..View::default()
+            };
+            detail(&portal, &session, id, view).await
+        }
+        Err(refusal) => refused(&portal, Some(&session), &refusal, &page_of(id)),
+    })
+}
+
+async fn replay(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let form = Form::parse(&body);
+    let (session, id) = posted(&headers, &id, &form)?;
+    let (since, until) = (form.get("since").trim(), form.get("until").trim());
+    let since_api = time::from_form(since);
+    let until_api = (!until.is_empty()).then(|| time::from_form(until));
+    // An empty `since` goes as JSON null, which the API reports as required.
+    let started = portal
+        .api
+        .replay(
+            session.key(),
+            id,
+            (!since.is_empty()).then_some(since_api.as_str()),
+            until_api.as_deref(),
+        )
+        .await;
+    Ok(match started {
+        Ok(()) => see_other(&format!("/portal/webhooks/{id}?replaying#replay")),
+        Err(refusal) if refusal.correctable() => {
+            let view = View {
+                replay_errors: refusal.errors.clone(),
+                replay_input: (since.to_owned(), until.to_owned()),
+                status: Some(refusal.status),
+                ..View::default()
+            };
+            detail(&portal, &session, id, view).await
+        }
+        Err(refusal) => refused(&portal, Some(&session), &refusal, &page_of(id)),
+    })
+}
+
+/// The newest replay's progress for the page's script: the API's numbers and the sentence
+/// the page shows.
+async fn replay_json(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (session, id) = match (Session::from_headers(&headers), webhook_id(&id)) {
+        (Some(session), Ok(id)) => (session, id),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match portal.api.replay_status(session.key(), id).await {
+        Ok(Some(status)) => {
+            let body = serde_json::json!({
+                "state": status.state,
+                "records": status.records,
+                "read": status.read,
+                "text": pages::replay_text(&status),
+            });
+            axum::Json(body).into_response()
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(refusal) => (refusal.status, refusal.message()).into_response(),
+    }
+}
+
+async fn confirm_delete(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Turned> {
+    let (session, id) = (signed_in(&headers)?, webhook_id(&id)?);
+    Ok(match portal.api.webhook(session.key(), id).await {
+        Ok(webhook) => page(StatusCode::OK, pages::confirm_delete(&session, &webhook)),
+        Err(refusal) => refused(&portal, Some(&session), &refusal, "/portal/webhooks"),
+    })
+}
+
+async fn delete(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Turned> {
+    let form = Form::parse(&body);
+    let (session, id) = posted(&headers, &id, &form)?;
+    Ok(match portal.api.delete(session.key(), id).await {
+        Ok(webhook) => see_other(&format!("/portal/webhooks?deleted={}", webhook.id)),
+        Err(refusal) => refused(&portal, Some(&session), &refusal, &page_of(id)),
+    })
+}
+
+const PORTAL_CSS: &str = include_str!("../assets/portal.css");
+const PORTAL_JS: &str = include_str!("../assets/portal.js");
+const FAVICON: &str = include_str!("../assets/favicon.svg");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", PORTAL_CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", PORTAL_JS)
+}
+
+async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON)
+}
