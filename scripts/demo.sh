@@ -144,11 +144,14 @@ wait_delivery "$before"
 say "GET :8082/metrics (the dispatcher's Prometheus metrics, deliveries by result)"
 curl -sS http://127.0.0.1:8082/metrics | grep '^hookstream_deliveries_total' || true
 
+say "GET /portal (the portal for webhook owners: open http://127.0.0.1:8080/portal, sign in with demo-key)"
+curl -sSf http://127.0.0.1:8080/portal | grep -o '<title>[^<]*</title>'
+
 if $once; then
   say "delivered; stopping"
   exit 0
 fi
-say "the pipeline is up (logs in .local/demo/); try: psql \"$pg dbname=igdb\" -c \"UPDATE games SET name = name || '!' WHERE id = 1942\". Ctrl-C stops it."
+say "the pipeline is up (logs in .local/demo/; the portal at http://127.0.0.1:8080/portal, key demo-key); try: psql \"$pg dbname=igdb\" -c \"UPDATE games SET name = name || '!' WHERE id = 1942\". Ctrl-C stops it."
 tail -n 0 -f "$demo/sink.log" &
 pids+=($!)
 wait "${pids[1]}"
