@@ -551,3 +551,278 @@ async fn js() -> Response {
 async fn favicon() -> Response {
     asset("image/svg+xml", FAVICON)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::any;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const WEBHOOK: &str =
+        r#"{"id":1,"url":"https://example.com/h","category":1,"last_failed_at":null,"secret":"s"}"#;
+
+    /// A stand-in for the API: records each request; answers the first of `answers` whose
+    /// method and path match, else 200 with `[]`.
+    fn fake_api(
+        answers: &[(&'static str, &'static str, StatusCode, &'static str)],
+    ) -> (Router, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let answers = answers.to_vec();
+        let log = seen.clone();
+        let router = Router::new().fallback(any(move |request: Request<Body>| {
+            let (log, answers) = (log.clone(), answers.clone());
+            async move {
+                let key = request
+                    .headers()
+                    .get("user-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let (method, path) = (
+                    request.method().to_string(),
+                    request.uri().path().to_owned(),
+                );
+                log.lock()
+                    .expect("log")
+                    .push(format!("{method} {} {key}", request.uri()));
+                let (status, body) = answers
+                    .iter()
+                    .find(|(m, p, _, _)| *m == method && *p == path)
+                    .map(|(_, _, status, body)| (*status, *body))
+                    .unwrap_or((StatusCode::OK, "[]"));
+                let mut response = (status, body).into_response();
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+                }
+                response
+            }
+        }));
+        (router, seen)
+    }
+
+    fn portal(api: Router) -> Router {
+        router(api, &PortalConfig::default())
+    }
+
+    fn signed_in_as(key: &str) -> (String, String) {
+        let session = Session::new(key.into());
+        let cookie = session.cookie(true);
+        let pair = cookie
+            .to_str()
+            .expect("text")
+            .split(';')
+            .next()
+            .expect("pair");
+        (pair.to_owned(), session.csrf())
+    }
+
+    async fn send(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let response = app.clone().oneshot(request).await.expect("answers");
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("body");
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
+        Request::post(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "portal.test")
+            .header("origin", "https://portal.test")
+            .body(Body::from(form.to_owned()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn pages_without_a_session_lead_to_the_sign_in_page() {
+        let (api, seen) = fake_api(&[]);
+        let app = portal(api);
+        for path in [
+            "/portal/webhooks",
+            "/portal/webhooks/1",
+            "/portal/webhooks/1/delete",
+        ] {
+            let request = Request::get(path).body(Body::empty()).expect("request");
+            let (status, headers, _) = send(&app, request).await;
+            assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(headers[header::LOCATION], "/portal", "{path}");
+        }
+        let (status, headers, body) = send(
+            &app,
+            Request::get("/portal")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("user-key"), "{body}");
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("default-src 'none'"));
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert!(
+            seen.lock().expect("log").is_empty(),
+            "the API was not asked"
+        );
+    }
+
+    #[tokio::test]
+    async fn forms_without_the_token_or_from_elsewhere_change_nothing() {
+        let (api, seen) = fake_api(&[("DELETE", "/webhooks/1", StatusCode::OK, WEBHOOK)]);
+        let app = portal(api);
+        let (cookie, csrf) = signed_in_as("key-alice");
+        let (other_cookie, other_csrf) = signed_in_as("key-bob");
+        let forged = [
+            post("/portal/webhooks/1/delete", &cookie, ""),
+            post("/portal/webhooks/1/delete", &cookie, "csrf=guess"),
+            post(
+                "/portal/webhooks/1/delete",
+                &cookie,
+                &format!("csrf={other_csrf}"),
+            ),
+            post(
+                "/portal/webhooks",
+                &other_cookie,
+                &format!("csrf={csrf}&url=x"),
+            ),
+            {
+                let mut request = post("/portal/webhooks/1/test", &cookie, &format!("csrf={csrf}"));
+                request
+                    .headers_mut()
+                    .insert("origin", HeaderValue::from_static("https://evil.example"));
+                request
+            },
+            {
+                let mut request = post("/portal/sign-out", &cookie, &format!("csrf={csrf}"));
+                request
+                    .headers_mut()
+                    .insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+                request
+            },
+        ];
+        for request in forged {
+            let path = request.uri().to_string();
+            let (status, _, body) = send(&app, request).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(
+                body.contains("not sent from a page of the portal"),
+                "{path}: {body}"
+            );
+        }
+        assert!(
+            seen.lock().expect("log").is_empty(),
+            "nothing reached the API"
+        );
+
+        // The same delete with the session's token goes to the API with the session's key.
+        let (status, headers, _) = send(
+            &app,
+            post(
+                "/portal/webhooks/1/delete",
+                &cookie,
+                &format!("csrf={csrf}"),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(headers[header::LOCATION]
+            .to_str()
+            .expect("to")
+            .starts_with("/portal/webhooks?deleted="));
+        assert_eq!(*seen.lock().expect("log"), ["DELETE /webhooks/1 key-alice"]);
+    }
+
+    #[tokio::test]
+    async fn ids_that_are_not_positive_numbers_reach_no_api_path() {
+        let (api, seen) = fake_api(&[]);
+        let app = portal(api);
+        let (cookie, _) = signed_in_as("key-alice");
+        for path in [
+            "/portal/webhooks/0",
+            "/portal/webhooks/-1",
+            "/portal/webhooks/1%2F..%2Fstats",
+            "/portal/webhooks/x",
+        ] {
+            let request = Request::get(path)
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .expect("request");
+            let (status, headers, _) = send(&app, request).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert!(headers.contains_key("content-security-policy"), "{path}");
+        }
+        assert!(seen.lock().expect("log").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_api_refusals_are_shown_with_their_status() {
+        let (cookie, csrf) = signed_in_as("key-alice");
+        let get = || {
+            Request::get("/portal/webhooks")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .expect("request")
+        };
+
+        // An unknown key: back to the sign-in page, signed out.
+        let unknown = r#"{"errors":[{"field":"user-key","message":"unknown user-key"}]}"#;
+        let (api, _) = fake_api(&[("GET", "/webhooks", StatusCode::UNAUTHORIZED, unknown)]);
+        let (status, headers, body) = send(&portal(api), get()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body.contains("unknown user-key") && body.contains("Sign in"),
+            "{body}"
+        );
+        assert!(headers[header::SET_COOKIE]
+            .to_str()
+            .expect("cookie")
+            .contains("Max-Age=0"));
+
+        // Too many requests: the API's message and its Retry-After.
+        let busy = r#"{"errors":[{"field":"user-key","message":"too many requests with this key; try again in 3 s"}]}"#;
+        let (api, _) = fake_api(&[("GET", "/webhooks", StatusCode::TOO_MANY_REQUESTS, busy)]);
+        let (status, headers, body) = send(&portal(api), get()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "3");
+        assert!(body.contains("try again in 3 s"), "{body}");
+
+        // A refused registration: the API's messages, what was typed but the secret.
+        let invalid = r#"{"errors":[{"field":"url","message":"must be an http or https URL"}]}"#;
+        let (api, seen) = fake_api(&[("POST", "/webhooks", StatusCode::BAD_REQUEST, invalid)]);
+        let form = format!("csrf={csrf}&url=ftp%3A%2F%2Fx&category=7&secret=hush");
+        let (status, _, body) = send(&portal(api), post("/portal/webhooks", &cookie, &form)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body.contains(
+                r#"<span class="field-error" id="url-error">must be an http or https URL</span>"#
+            ),
+            "the message next to its field: {body}"
+        );
+        assert!(
+            body.contains(r#"value="ftp://x""#),
+            "the URL as typed: {body}"
+        );
+        assert!(
+            body.contains(r#"<option value="7" selected>"#),
+            "the category as chosen"
+        );
+        assert!(!body.contains("hush"), "the secret is not sent back");
+        assert_eq!(
+            seen.lock().expect("log")[0],
+            "POST /webhooks key-alice",
+            "the form went to the API with the session's key"
+        );
+    }
+}
