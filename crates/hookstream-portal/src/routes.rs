@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use maud::Markup;
 
@@ -46,7 +46,8 @@ pub fn router(api: Router, config: &PortalConfig) -> Router {
         .route("/portal/assets/portal.css", get(css))
         .route("/portal/assets/portal.js", get(js))
         .route("/portal/assets/favicon.svg", get(favicon))
-        .fallback(not_found)
+        // Unknown portal pages get the portal's page; other paths stay the API's.
+        .route("/portal/{*rest}", any(not_found))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(portal)
@@ -558,7 +559,6 @@ mod tests {
 
     use axum::body::Body;
     use axum::http::Request;
-    use axum::routing::any;
     use tower::ServiceExt;
 
     use super::*;
@@ -764,6 +764,22 @@ mod tests {
             assert!(headers.contains_key("content-security-policy"), "{path}");
         }
         assert!(seen.lock().expect("log").is_empty());
+    }
+
+    #[tokio::test]
+    async fn unknown_portal_pages_get_a_page_and_other_paths_are_left_alone() {
+        let (api, _) = fake_api(&[]);
+        let app = portal(api);
+        let get = |path: &str| Request::get(path).body(Body::empty()).expect("request");
+        let (status, _, body) = send(&app, get("/portal/nope/deeper")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("There is no such page."), "{body}");
+        let (status, _, body) = send(&app, get("/webhooks/nope")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::NOT_FOUND, ""),
+            "not the portal's"
+        );
     }
 
     #[tokio::test]
