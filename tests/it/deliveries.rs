@@ -77,6 +77,10 @@ async fn the_log_shows_failed_then_successful_attempts_and_test_pings() {
         (1, 2),
         "the hours add up: {day}"
     );
+    assert_eq!(
+        day["latest"]["delivered"], true,
+        "the newest attempt succeeded: {day}"
+    );
     let (status, all) = api.get(ALICE, "/webhooks/stats").await;
     assert_eq!(status, 200, "{all}");
     assert_eq!(all[0]["webhook_id"], id, "{all}");
@@ -88,6 +92,12 @@ async fn the_log_shows_failed_then_successful_attempts_and_test_pings() {
         (status, none),
         (200, json!([])),
         "an account without webhooks"
+    );
+    let (status, reply) = api.post_json(ALICE, "/webhooks/stats", &json!({})).await;
+    assert_eq!(status, 404, "stats take no POST: {reply}");
+    assert!(
+        reply["errors"][0]["message"].is_string(),
+        "a JSON error: {reply}"
     );
 
     // A test ping: sent at once, answered with its outcome, logged as a test.

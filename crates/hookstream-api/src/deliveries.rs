@@ -185,7 +185,20 @@ pub struct StatsBody {
     success_rate: Option<f64>,
     /// 24 hours, oldest first.
     hours: Vec<HourBody>,
+    /// The newest attempt that was not a test ping, from the delivery log; absent without
+    /// one. Whether it was answered 2xx says whether the webhook is delivering now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest: Option<LatestBody>,
 }
+
+#[derive(Debug, Serialize)]
+struct LatestBody {
+    at: String,
+    delivered: bool,
+}
+
+/// Attempts looked at, newest first, for the newest that is not a test ping.
+const LATEST_SCAN: usize = 20;
 
 #[derive(Debug, Serialize)]
 struct HourBody {
@@ -207,6 +220,17 @@ pub fn last_day(
     let hours = log
         .hours(webhook, since, now)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let codec = Codec::<Attempt>::new();
+    let latest = log
+        .newest(webhook, LATEST_SCAN)
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .iter()
+        .filter_map(|bytes| codec.decode(bytes).ok())
+        .find(|a| a.kind != AttemptKind::Test)
+        .map(|a| LatestBody {
+            at: hookstream_replay::rfc3339(a.at),
+            delivered: a.status.is_some_and(|s| (200..300).contains(&s)),
+        });
     let delivered = hours.iter().map(|h| h.delivered).sum::<u64>();
     let failed = hours.iter().map(|h| h.failed).sum::<u64>();
     let attempts = delivered + failed;
@@ -224,6 +248,7 @@ pub fn last_day(
                 failed: h.failed,
             })
             .collect(),
+        latest,
     })
 }
 

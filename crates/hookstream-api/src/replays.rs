@@ -108,6 +108,8 @@ impl Replays {
         body: &[u8],
     ) -> Result<Accepted, ApiError> {
         let (since, until) = parse(body)?;
+        // Checked again when the replay is recorded; this spares a refused one the lookup.
+        self.not_running(webhook)?;
         let range = range::lookup(&self.kafka, category, Start::Time(since), until)
             .await
             .map_err(invalid_range)?;
@@ -127,14 +129,7 @@ impl Replays {
         });
         {
             let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
-            if latest
-                .get(&webhook)
-                .is_some_and(|t| t.state() == State::Running)
-            {
-                return Err(ApiError::Conflict(format!(
-                    "a replay to webhook {webhook} is still running; try again when it is done"
-                )));
-            }
+            running_check(&latest, webhook)?;
             latest.insert(webhook, tracker.clone());
         }
         // Marks the replay failed if its task ends without saying how (a panic).
@@ -184,6 +179,21 @@ impl Replays {
         Ok(accepted)
     }
 
+    fn not_running(&self, webhook: WebhookId) -> Result<(), ApiError> {
+        running_check(
+            &self.latest.lock().unwrap_or_else(|p| p.into_inner()),
+            webhook,
+        )
+    }
+
+    /// Forgets the replays of a deleted webhook.
+    pub fn forget(&self, webhook: WebhookId) {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&webhook);
+    }
+
     /// How far the newest replay to `webhook` that this process started got.
     pub fn status(&self, webhook: WebhookId) -> Result<Status, ApiError> {
         let latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
@@ -199,6 +209,19 @@ impl Replays {
             read: tracker.read.load(Ordering::Relaxed),
             queued: tracker.queued.load(Ordering::Relaxed),
         })
+    }
+}
+
+/// 409 while a replay to `webhook` runs.
+fn running_check(
+    latest: &HashMap<WebhookId, Arc<Tracker>>,
+    webhook: WebhookId,
+) -> Result<(), ApiError> {
+    match latest.get(&webhook) {
+        Some(tracker) if tracker.state() == State::Running => Err(ApiError::Conflict(format!(
+            "a replay to webhook {webhook} is still running; try again when it is done"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -82,7 +82,11 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.request_timeout;
     Router::new()
         .route("/webhooks", get(list).post(register))
-        .route("/webhooks/stats", get(all_stats))
+        // Any other method on it is the 404 that `/webhooks/{id}` gives a non-numeric id.
+        .route(
+            "/webhooks/stats",
+            get(all_stats).fallback(|| async { ApiError::NotFound("stats".into()) }),
+        )
         .route("/webhooks/{id}", get(show).delete(remove))
         .route("/webhooks/{id}/stats", get(stats))
         .route("/webhooks/{id}/replay", post(replay).get(replay_status))
@@ -249,6 +253,7 @@ async fn remove(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = authorize(&state, &headers)?;
     let webhook = state.registry.delete(&account, parse_id(&id)?).await?;
+    state.replays.forget(webhook.id());
     Ok(Json(state.body(webhook)?))
 }
 

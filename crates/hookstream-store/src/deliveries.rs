@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use hookstream_model::{UnixMillis, WebhookId};
+use hookstream_model::{now_millis, UnixMillis, WebhookId};
 
 use crate::StoreError;
 
@@ -180,14 +180,11 @@ impl Deliveries {
         self.entries.apply_batch(batch).map_err(|e| self.err(e))
     }
 
-    /// Drops the counts of `webhook` older than [`HOURS_KEPT`] before its newest hour.
+    /// Drops the counts of `webhook` older than [`HOURS_KEPT`] before now (measured from now,
+    /// not from the newest hour: one attempt stamped by a clock far ahead must not drop the
+    /// rest).
     fn trim_hours(&self, webhook: WebhookId) -> Result<(), StoreError> {
-        let prefix = webhook.0.to_be_bytes();
-        let Some(newest) = self.hours.scan_prefix(prefix).keys().next_back() else {
-            return Ok(());
-        };
-        let newest = ordered_time(&newest.map_err(|e| self.err(e))?[8..16]);
-        let horizon = hour_key(webhook, newest - HOURS_KEPT * HOUR_MS, 0);
+        let horizon = hour_key(webhook, now_millis() - HOURS_KEPT * HOUR_MS, 0);
         let mut batch = sled::Batch::default();
         for key in self.hours.range(hour_key(webhook, 0, 0)..horizon).keys() {
             batch.remove(key.map_err(|e| self.err(e))?);
@@ -349,7 +346,8 @@ mod tests {
     #[test]
     fn hours_count_each_attempt_once_and_keep_two_days() {
         let (_dir, log) = open();
-        let day = 20_000 * 24 * HOUR_MS;
+        // Three days ago, at the start of an hour.
+        let day = hour_of(now_millis()) - 72 * HOUR_MS;
         let batch = [
             attempt(1, day + 10, 0, 0, true),
             attempt(1, day + 20, 1, 0, false),
@@ -371,10 +369,12 @@ mod tests {
         let other = log.hours(WebhookId(2), day, day).expect("reads");
         assert_eq!((other[0].delivered, other[0].failed), (1, 0));
 
-        // Three days later the counts of the first day are trimmed.
-        let later: Vec<Entry> = (0..60)
+        // Counts older than two days are trimmed (when the webhook's entries are), and an
+        // attempt stamped far ahead does not take the others with it.
+        let mut later: Vec<Entry> = (0..60)
             .map(|n| attempt(1, day + 72 * HOUR_MS, 0, 10 + n, true))
             .collect();
+        later.push(attempt(1, day + 1000 * HOUR_MS, 0, 70, true));
         log.apply(&later, 100).expect("applies");
         let first = log
             .hours(WebhookId(1), day, day + 3 * HOUR_MS)
