@@ -10,6 +10,7 @@
   }
   const bar = box.querySelector("progress");
   const text = box.querySelector(".replay-text");
+  const announce = box.querySelector(".replay-announce");
   let failures = 0;
 
   async function poll() {
@@ -21,12 +22,13 @@
       if (response.ok) {
         const status = await response.json();
         bar.max = Math.max(status.records, 1);
-        bar.value = Math.min(status.read, bar.max);
+        bar.value = status.state === "running" ? Math.min(status.read, bar.max) : bar.max;
         bar.textContent = status.read + " of " + status.records;
         text.textContent = status.text;
         box.dataset.state = status.state;
         failures = 0;
         if (status.state !== "running") {
+          announce.textContent = status.text;
           return;
         }
       } else {

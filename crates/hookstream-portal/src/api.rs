@@ -33,6 +33,14 @@ pub struct Stats {
     pub failed: u64,
     pub success_rate: Option<f64>,
     pub hours: Vec<HourStats>,
+    /// The newest attempt that was not a test ping.
+    pub latest: Option<Latest>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Latest {
+    pub at: String,
+    pub delivered: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,11 +149,20 @@ impl Refusal {
     fn read(status: StatusCode, retry_after: Option<HeaderValue>, body: &[u8]) -> Refusal {
         let errors = match serde_json::from_slice::<ErrorBody>(body) {
             Ok(parsed) => parsed.errors,
-            // Not the API's error body (a timeout answered by a layer): keep its text.
-            Err(_) => vec![FieldError {
-                field: "request".into(),
-                message: String::from_utf8_lossy(body).chars().take(200).collect(),
-            }],
+            // Not the API's error body (a timeout answered by a layer, a 405): say what
+            // the status means, with the body's text if there is one.
+            Err(_) => {
+                let reason = status.canonical_reason().unwrap_or("Error");
+                let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+                let message = match text.trim() {
+                    "" => format!("the API answered {} {reason}", status.as_u16()),
+                    text => format!("the API answered {} {reason}: {text}", status.as_u16()),
+                };
+                vec![FieldError {
+                    field: "request".into(),
+                    message,
+                }]
+            }
         };
         Refusal {
             status,

@@ -60,11 +60,12 @@ pub fn sign_in(error: Option<&str>) -> Markup {
     let main = html! {
         h1 { "Sign in" }
         p { "Sign in with the " code { "user-key" } " of your account. It stays in this browser session only." }
-        @if let Some(error) = error { (problem(error)) }
+        @if let Some(error) = error { p.problem #user_key-error role="alert" { (error) } }
         form method="post" action="/portal/sign-in" {
             label for="user_key" { "user-key" }
             input #user_key type="password" name="user_key" autocomplete="off" required
-                aria-invalid=[error.map(|_| "true")];
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| "user_key-error")];
             button type="submit" { "Sign in" }
         }
     };
@@ -112,13 +113,16 @@ fn rate(stats: Option<&Stats>) -> String {
     }
 }
 
-fn status(webhook: &Webhook) -> Markup {
-    match webhook.last_failed_at {
-        None => html! { span.ok { "Delivering" } },
-        Some(at) => html! {
+/// Whether the webhook is delivering now: the outcome of its newest attempt (test pings
+/// aside).
+fn status(stats: Option<&Stats>) -> Markup {
+    match stats.and_then(|s| s.latest.as_ref()) {
+        None => html! { "No deliveries yet" },
+        Some(latest) if latest.delivered => html! { span.ok { "Delivering" } },
+        Some(latest) => html! {
             span.failing { "Failing" }
-            " – removed at " (time::element(at + 24 * 3600 * 1000))
-            " unless a delivery succeeds first"
+            " – the newest attempt (" (time::rfc3339(&latest.at)) ") failed; a webhook that gets no "
+            "2xx for 24 hours is removed"
         },
     }
 }
@@ -145,7 +149,7 @@ pub fn list(
                     html! { a href={ "/portal/webhooks/" (webhook.id) } { (webhook.id) } },
                     html! { span.url { (webhook.url) } },
                     html! { (category_name(webhook.category)) },
-                    status(webhook),
+                    status(stats_of(webhook.id)),
                     time::optional(webhook.last_failed_at),
                     html! { (rate(stats_of(webhook.id))) },
                 ]),
@@ -242,7 +246,7 @@ pub fn webhook(session: &Session, d: &Detail<'_>) -> Markup {
         dl.facts {
             dt { "URL" } dd.url { (w.url) }
             dt { "Category" } dd { (category_name(w.category)) }
-            dt { "Status" } dd { (status(w)) }
+            dt { "Status" } dd { (status(Some(d.stats))) }
             dt { "Last failure" } dd { (time::optional(w.last_failed_at)) }
             dt { "Secret" } dd {
                 @if d.show_secret {
@@ -269,6 +273,18 @@ pub fn webhook(session: &Session, d: &Detail<'_>) -> Markup {
                 (rate(Some(d.stats)))
             }
             (chart::day(&d.stats.hours))
+            details {
+                summary { "The hours as a table" }
+                (table(
+                    html! { "Attempts per hour, oldest first" },
+                    &["Hour (UTC)", "Delivered", "Failed"],
+                    d.stats.hours.iter().map(|h| vec![
+                        time::rfc3339(&h.start),
+                        html! { (h.delivered) },
+                        html! { (h.failed) },
+                    ]),
+                ))
+            }
         }
         section aria-labelledby="log" {
             h2 #log { "Delivery log" }
@@ -324,14 +340,18 @@ fn log_table(log: &[Attempt]) -> Markup {
 fn table(caption: Markup, columns: &[&str], rows: impl Iterator<Item = Vec<Markup>>) -> Markup {
     html! {
         div.scroll {
-            table {
+            table role="table" {
                 caption { (caption) }
-                thead { tr { @for column in columns { th scope="col" { (column) } } } }
-                tbody {
+                // The roles keep the table a table for assistive technology when the narrow
+                // layout displays its parts as blocks.
+                thead role="rowgroup" { tr role="row" {
+                    @for column in columns { th scope="col" role="columnheader" { (column) } }
+                } }
+                tbody role="rowgroup" {
                     @for row in rows {
-                        tr {
+                        tr role="row" {
                             @for (column, cell) in columns.iter().zip(row) {
-                                td data-label=(column) { (cell) }
+                                td role="cell" data-label=(column) { (cell) }
                             }
                         }
                     }
@@ -378,13 +398,21 @@ fn replay_section(session: &Session, d: &Detail<'_>) -> Markup {
 /// The newest replay's progress; the page's script refreshes it while it runs.
 pub fn replay_progress(id: i64, status: &ReplayStatus) -> Markup {
     let text = replay_text(status);
+    let max = status.records.max(1);
+    // A finished replay fills the bar, even when offset gaps left fewer records than counted.
+    let value = match status.state.as_str() {
+        "running" => status.read.min(max),
+        _ => max,
+    };
     html! {
         div.replay-status data-replay-url={ "/portal/webhooks/" (id) "/replay.json" }
-            data-state=(status.state) aria-live="polite" {
-            progress max=(status.records.max(1)) value=(status.read.min(status.records.max(1))) {
+            data-state=(status.state) {
+            progress aria-labelledby="replay-text" max=(max) value=(value) {
                 (status.read) " of " (status.records)
             }
-            p.replay-text { (text) }
+            p.replay-text #replay-text { (text) }
+            // Announced when the replay ends (the script fills it), not at every refresh.
+            p.visually-hidden.replay-announce role="status" {}
         }
     }
 }

@@ -57,7 +57,14 @@ pub fn router(api: Router, config: &PortalConfig) -> Router {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn security_headers(request: Request, next: Next) -> Response {
+async fn security_headers(mut request: Request, next: Next) -> Response {
+    // Over HTTP/2 the host is in the URI, not in a header; the origin check reads the header.
+    if !request.headers().contains_key(header::HOST) {
+        let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+        if let Some(value) = authority.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            request.headers_mut().insert(header::HOST, value);
+        }
+    }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     for (name, value) in [
@@ -241,7 +248,15 @@ async fn sign_in(State(portal): State<Portal>, headers: HeaderMap, body: Bytes) 
                 .insert(header::SET_COOKIE, session.cookie(portal.secure_cookie));
             response
         }
-        Err(refusal) => page(refusal.status, pages::sign_in(Some(&refusal.message()))),
+        Err(refusal) => {
+            let mut response = page(refusal.status, pages::sign_in(Some(&refusal.message())));
+            if let Some(wait) = &refusal.retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, wait.clone());
+            }
+            response
+        }
     }
 }
 
