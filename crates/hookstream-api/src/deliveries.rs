@@ -330,6 +330,7 @@ pub async fn ping(
         kind: AttemptKind::Test,
         category: webhook.category(),
         entity_id: None,
+        version: None,
     });
     TestOutcome {
         delivered: matches!(response.outcome, Outcome::Delivered { .. }),

@@ -66,6 +66,7 @@ pub fn record_of(job: &DeliveryJob, outcome: &Outcome, latency: Option<Duration>
         },
         category: Some(job.category),
         entity_id: Some(job.entity_id),
+        version: Some(job.source_offset),
     }
 }
 

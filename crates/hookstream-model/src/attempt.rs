@@ -101,11 +101,16 @@ pub struct Attempt {
     pub category: Option<Category>,
     /// The entity delivered; `None` for a test ping.
     pub entity_id: Option<i64>,
+    /// The entity version delivered (the job's `source_offset`); `None` for a test ping and
+    /// in records written before the field existed.
+    pub version: Option<i64>,
 }
 
 impl AvroRecord for Attempt {
     const NAME: &'static str = "Attempt";
     const SCHEMA: &'static str = include_str!("../../../schemas/Attempt.avsc");
+    const HISTORY: &'static [&'static str] =
+        &[include_str!("../../../schemas/history/Attempt.v1.avsc")];
 
     fn to_value(&self) -> Value {
         record(vec![
@@ -131,6 +136,7 @@ impl AvroRecord for Attempt {
                 nullable(self.category.map(|c| Value::Int(c.key()))),
             ),
             ("entity_id", nullable(self.entity_id.map(Value::Long))),
+            ("version", nullable(self.version.map(Value::Long))),
         ])
     }
 
@@ -159,11 +165,17 @@ impl AvroRecord for Attempt {
             Some(Value::Long(id)) => Some(id),
             Some(other) => return Err(DecodeError::shape("Attempt.entity_id", "long", &other)),
         };
+        let version = match f.optional("version")? {
+            None => None,
+            Some(Value::Long(v)) => Some(v),
+            Some(other) => return Err(DecodeError::shape("Attempt.version", "long", &other)),
+        };
         let kind = AttemptKind::parse(&f.symbol("kind")?)?;
         Ok(Attempt {
             kind,
             category,
             entity_id,
+            version,
             delivery_id: f.string("delivery_id")?,
             webhook_id: WebhookId(f.long("webhook_id")?),
             at: f.long("at")?,

@@ -96,6 +96,7 @@ fn every_record_round_trips() {
             kind,
             category: entity.map(|_| Category::Game),
             entity_id: entity,
+            version: entity.map(|e| e * 10),
         });
     }
 }
@@ -147,14 +148,51 @@ fn old_entity_change_is_read_by_the_new_schema() {
     );
 }
 
+/// An attempt written before `version` existed (schema v1) is read, without a version.
+#[test]
+fn old_attempt_is_read_by_the_new_schema() {
+    let v1 = Schema::parse_str(Attempt::HISTORY[0]).expect("v1 parses");
+    let old = Value::Record(vec![
+        ("delivery_id".into(), Value::String("msg_old".into())),
+        ("webhook_id".into(), Value::Long(3)),
+        ("at".into(), Value::TimestampMillis(7)),
+        ("attempt".into(), Value::Int(2)),
+        ("status".into(), Value::Union(1, Box::new(Value::Int(200)))),
+        ("error".into(), Value::Union(0, Box::new(Value::Null))),
+        ("latency_ms".into(), Value::Long(4)),
+        ("kind".into(), Value::Enum(0, "change".into())),
+        ("category".into(), Value::Union(1, Box::new(Value::Int(1)))),
+        (
+            "entity_id".into(),
+            Value::Union(1, Box::new(Value::Long(42))),
+        ),
+    ]);
+    let bytes = write_single_object(&v1, old, "Attempt").expect("v1 encodes");
+    let codec = Codec::<Attempt>::new();
+    assert_ne!(
+        &bytes[2..10],
+        &codec.fingerprint(),
+        "v1 has its own fingerprint"
+    );
+    let read = codec.decode(&bytes).expect("v1 record decodes");
+    assert_eq!(
+        (read.entity_id, read.status, read.attempt, read.version),
+        (Some(42), Some(200), 2, None)
+    );
+}
+
 #[test]
 fn history_schemas_are_readable_by_the_current_ones() {
     use apache_avro::schema_compatibility::SchemaCompatibility;
-    let current = Codec::<EntityChange>::new();
-    for old in EntityChange::HISTORY {
-        let old = Schema::parse_str(old).expect("parses");
-        SchemaCompatibility::can_read(&old, current.schema()).expect("compatible");
+    fn check<T: AvroRecord>() {
+        let current = Codec::<T>::new();
+        for old in T::HISTORY {
+            let old = Schema::parse_str(old).expect("parses");
+            SchemaCompatibility::can_read(&old, current.schema()).expect("compatible");
+        }
     }
+    check::<EntityChange>();
+    check::<Attempt>();
 }
 
 #[test]

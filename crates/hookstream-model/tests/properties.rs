@@ -126,12 +126,13 @@ fn attempt() -> impl Strategy<Value = Attempt> {
             kind,
             proptest::option::of(category()),
             proptest::option::of(any::<i64>()),
+            proptest::option::of(any::<i64>()),
         ),
     )
         .prop_map(
             |(
                 (delivery_id, webhook, at, n),
-                (status, error, latency_ms, kind, category, entity),
+                (status, error, latency_ms, kind, category, entity, version),
             )| {
                 Attempt {
                     delivery_id,
@@ -144,6 +145,7 @@ fn attempt() -> impl Strategy<Value = Attempt> {
                     kind,
                     category,
                     entity_id: entity,
+                    version,
                 }
             },
         )

@@ -1,13 +1,18 @@
 //! Acknowledged versions: for each (webhook, entity), the newest version (source offset)
 //! that the webhook answered with a 2xx. A due retry of an older version is superseded.
 //!
-//! Unlike the rest of the store this is not folded from a topic: it is this dispatcher's own
-//! record of what it delivered. Losing it only weakens supersede checks (an old version may
-//! then be delivered once more after a newer one), never delivery itself.
+//! Two sources feed it: this dispatcher's own deliveries ([`Acks::record`], under the
+//! entity's lock) and the 2xx answers every dispatcher records on `hookstream.attempts`
+//! ([`Acks::fold`], with how far each partition was read), so a retry that another
+//! dispatcher's newer delivery superseded is dropped here too. Versions only grow: every
+//! write keeps the larger of the old and the new. Losing the tree only weakens supersede
+//! checks (an old version may then be delivered once more after a newer one), never delivery
+//! itself.
 //!
 //! Acknowledgements are held in memory and written to sled in batches, by [`Acks::flush`]
 //! (the dispatcher calls it every 200 ms) or when [`FLUSH_AT`] of them are waiting. A crash
-//! loses at most those, about what sled's own flush interval would lose anyway.
+//! loses at most those, about what sled's own flush interval would lose anyway; the folded
+//! positions are written in the same batch, so a crash folds those records again.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +33,25 @@ struct Pending {
     dirty: HashMap<Key, i64>,
     /// Being written by a flush; still read from until it is in sled.
     flushing: Arc<HashMap<Key, i64>>,
+    /// Per partition of the attempts topic, the next offset to fold, since the last flush.
+    positions: HashMap<i32, i64>,
+}
+
+impl Pending {
+    /// Holds `version` for `key` unless a larger one is held.
+    fn raise(&mut self, key: Key, version: i64) {
+        let held = self.dirty.entry(key).or_insert(version);
+        *held = (*held).max(version);
+    }
+}
+
+/// One 2xx answer read from the attempts topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Folded {
+    pub webhook: WebhookId,
+    pub category: Category,
+    pub entity: i64,
+    pub version: i64,
 }
 
 /// The acknowledged-versions tree.
@@ -48,6 +72,13 @@ impl Acks {
             tree,
             pending: Arc::default(),
         }
+    }
+
+    /// Keys of folded positions: 5 bytes, so never the 17 of an acknowledgement.
+    fn position_key(partition: i32) -> [u8; 5] {
+        let mut key = [b'p', 0, 0, 0, 0];
+        key[1..].copy_from_slice(&partition.to_be_bytes());
+        key
     }
 
     fn key(webhook: WebhookId, category: Category, entity: i64) -> Key {
@@ -82,16 +113,11 @@ impl Acks {
             pending
                 .dirty
                 .get(&key)
-                .or_else(|| pending.flushing.get(&key))
                 .copied()
+                .max(pending.flushing.get(&key).copied())
         };
-        let newest = match held {
-            Some(version) => Some(version),
-            None => {
-                let value = self.tree.get(key).map_err(|e| self.err(e))?;
-                value.and_then(|b| be_i64(&b))
-            }
-        };
+        let stored = self.tree.get(key).map_err(|e| self.err(e))?;
+        let newest = held.max(stored.and_then(|b| be_i64(&b)));
         Ok(Acked { key, newest })
     }
 
@@ -114,7 +140,7 @@ impl Acks {
         }
         let due = {
             let mut pending = self.pending();
-            pending.dirty.insert(seen.key, version);
+            pending.raise(seen.key, version);
             pending.dirty.len() >= FLUSH_AT
         };
         if due {
@@ -123,31 +149,85 @@ impl Acks {
         Ok(())
     }
 
-    /// Writes the acknowledgements held in memory to sled, in one batch.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        let batch = {
+    /// Folds 2xx answers read from the attempts topic, and that `partition` was read up to
+    /// `next` (exclusive). Held in memory like [`Acks::record`]'s.
+    pub fn fold(&self, folded: &[Folded], partition: i32, next: i64) -> Result<(), StoreError> {
+        let due = {
             let mut pending = self.pending();
-            if pending.dirty.is_empty() || !pending.flushing.is_empty() {
+            for f in folded {
+                pending.raise(Self::key(f.webhook, f.category, f.entity), f.version);
+            }
+            pending.positions.insert(partition, next);
+            pending.dirty.len() >= FLUSH_AT
+        };
+        if due {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The next offset of `partition` of the attempts topic to fold, if any was folded.
+    pub fn position(&self, partition: i32) -> Result<Option<i64>, StoreError> {
+        if let Some(next) = self.pending().positions.get(&partition) {
+            return Ok(Some(*next));
+        }
+        let stored = self
+            .tree
+            .get(Self::position_key(partition))
+            .map_err(|e| self.err(e))?;
+        Ok(stored.and_then(|b| be_i64(&b)))
+    }
+
+    /// Writes the acknowledgements and positions held in memory to sled, in one batch. Only
+    /// one flush writes at a time, so reading the stored version and writing the larger one
+    /// races with nothing.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let (batch, positions) = {
+            let mut pending = self.pending();
+            if (pending.dirty.is_empty() && pending.positions.is_empty())
+                || !pending.flushing.is_empty()
+            {
                 return Ok(()); // nothing to do, or another flush is writing
             }
             let dirty = std::mem::take(&mut pending.dirty);
             pending.flushing = Arc::new(dirty);
-            pending.flushing.clone()
+            (
+                pending.flushing.clone(),
+                std::mem::take(&mut pending.positions),
+            )
         };
-        let mut writes = sled::Batch::default();
-        for (key, version) in batch.iter() {
-            writes.insert(key, &version.to_be_bytes());
-        }
-        let written = self.tree.apply_batch(writes).map_err(|e| self.err(e));
+        let written = self.write(&batch, &positions);
         let mut pending = self.pending();
         if written.is_err() {
-            // Keep them for the next flush; newer records of the same keys win.
+            // Keep them for the next flush; versions merge by maximum, newer positions win.
             for (key, version) in batch.iter() {
-                pending.dirty.entry(*key).or_insert(*version);
+                pending.raise(*key, *version);
+            }
+            for (partition, next) in positions {
+                pending.positions.entry(partition).or_insert(next);
             }
         }
         pending.flushing = Arc::default();
         written
+    }
+
+    fn write(
+        &self,
+        batch: &HashMap<Key, i64>,
+        positions: &HashMap<i32, i64>,
+    ) -> Result<(), StoreError> {
+        let mut writes = sled::Batch::default();
+        for (key, version) in batch {
+            let stored = self.tree.get(key).map_err(|e| self.err(e))?;
+            let newest = stored
+                .and_then(|b| be_i64(&b))
+                .map_or(*version, |s| s.max(*version));
+            writes.insert(key, &newest.to_be_bytes());
+        }
+        for (partition, next) in positions {
+            writes.insert(&Self::position_key(*partition), &next.to_be_bytes());
+        }
+        self.tree.apply_batch(writes).map_err(|e| self.err(e))
     }
 
     /// Forgets what is held in memory (the store is being rebuilt).
@@ -155,6 +235,7 @@ impl Acks {
         let mut pending = self.pending();
         pending.dirty.clear();
         pending.flushing = Arc::default();
+        pending.positions.clear();
     }
 }
 

@@ -17,7 +17,7 @@ mod deliveries;
 mod store;
 mod subscriptions;
 
-pub use acks::{Acked, Acks};
+pub use acks::{Acked, Acks, Folded};
 pub use deliveries::{Deliveries, Entry, Hour, HOUR_MS};
 pub use store::{Store, StoreError, Webhook};
 pub use subscriptions::Subscribers;

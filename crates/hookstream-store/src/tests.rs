@@ -269,6 +269,61 @@ fn acks_held_in_memory_are_read_before_and_after_their_flush() {
 }
 
 #[test]
+fn folded_answers_raise_versions_and_keep_their_positions() {
+    use crate::Folded;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (w, c) = (WebhookId(3), Category::Game);
+    let folded = |entity, version| Folded {
+        webhook: w,
+        category: c,
+        entity,
+        version,
+    };
+    {
+        let store = Store::open(dir.path()).expect("opens");
+        let acks = store.acks();
+        assert_eq!(acks.position(0).expect("reads"), None);
+        // Read by this dispatcher before another's newer answer is folded and flushed.
+        let seen = acks.read(w, c, 1).expect("reads");
+        acks.fold(&[folded(1, 30), folded(2, 4), folded(2, 3)], 0, 17)
+            .expect("folds");
+        assert_eq!(acks.newest(w, c, 2).expect("reads"), Some(4), "the larger");
+        assert_eq!(acks.position(0).expect("reads"), Some(17), "held");
+        acks.flush().expect("flushes");
+        acks.record(&seen, 20).expect("records");
+        assert_eq!(
+            acks.newest(w, c, 1).expect("reads"),
+            Some(30),
+            "an older own ack held in memory does not hide a newer folded one"
+        );
+        acks.flush().expect("flushes");
+        assert_eq!(
+            acks.newest(w, c, 1).expect("reads"),
+            Some(30),
+            "nor does writing it"
+        );
+        acks.fold(&[], 1, 5).expect("folds");
+        store.flush().expect("flushes");
+    }
+    let store = Store::open(dir.path()).expect("reopens");
+    let acks = store.acks();
+    assert_eq!(
+        (
+            acks.position(0).expect("reads"),
+            acks.position(1).expect("reads")
+        ),
+        (Some(17), Some(5))
+    );
+    assert_eq!(acks.newest(w, c, 1).expect("reads"), Some(30));
+    store.reset().expect("resets");
+    assert_eq!(
+        acks.position(0).expect("reads"),
+        None,
+        "a rebuild folds again"
+    );
+}
+
+#[test]
 fn a_batch_folds_like_one_event_at_a_time_and_skips_what_was_applied() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("opens");
