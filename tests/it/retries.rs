@@ -220,6 +220,57 @@ async fn a_pending_retry_outlives_its_dispatcher() {
     );
 }
 
+/// Per-entity order across a failover (DESIGN.md §3.3): a retry queued by one dispatcher,
+/// whose newer version that dispatcher delivered, is dropped by the dispatcher that takes it
+/// over with sled files of its own: it read the acknowledgement from `hookstream.attempts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_superseded_on_another_dispatcher_is_dropped() {
+    let mut stack = Stack::new("failover-order");
+    // The first retry waits 5 s (±20 %): long enough to stop the first dispatcher.
+    stack
+        .overrides
+        .insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "0.5".into());
+    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
+    let receiver = Receiver::start(200).await;
+    receiver.answer_next(1, 503);
+    api.register(ALICE, &receiver.url, 1, "s").await;
+
+    let mut first = stack.spawn("d1", "dispatch");
+    ingest.change(1, 5, "update", r#"{"id": 5, "v": 1}"#).await;
+    receiver.wait_for_count(1, WAIT).await;
+    ingest.change(1, 5, "update", r#"{"id": 5, "v": 2}"#).await;
+    let got = receiver.wait_for_count(2, WAIT).await;
+    assert_eq!(
+        (got[0].status, got[1].status),
+        (503, 200),
+        "version 1 failed, version 2 was acknowledged"
+    );
+    assert!(got[1].body.contains(r#""v": 2"#), "{}", got[1].body);
+    assert_eq!(first.terminate(WAIT), Some(0), "{}", first.tail());
+
+    let second = stack.spawn("d2", "dispatch");
+    eventually(
+        "the retry of version 1 dropped as superseded",
+        WAIT,
+        || async { second.log_text().contains("superseded").then_some(()) },
+    )
+    .await;
+    let got = receiver.received();
+    assert_eq!(
+        got.len(),
+        2,
+        "version 1 was sent again after version 2 was acknowledged: {:?}",
+        got.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    assert!(
+        second
+            .log_text()
+            .contains("acknowledgements of every dispatcher read"),
+        "{}",
+        second.tail()
+    );
+}
+
 /// A redirect is a failure and is not followed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_is_a_failure_and_is_retried() {

@@ -7,12 +7,13 @@ use std::time::Duration;
 use futures::FutureExt;
 use hookstream_dispatch::attempt_log::{status_and_error, AttemptLog};
 use hookstream_dispatch::deliver::{Deliverer, Delivery, Outcome};
+use hookstream_kafka::assign::{every_partition, Start};
 use hookstream_kafka::{KafkaConfig, KafkaError};
 use hookstream_model::{now_millis, Attempt, AttemptKind, Codec, UnixMillis, WebhookId};
 use hookstream_store::{Deliveries, Entry, Webhook, HOUR_MS};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::BorrowedMessage;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -31,7 +32,7 @@ pub async fn follow(
     shutdown: CancellationToken,
 ) -> Result<(), hookstream_store::StoreError> {
     let consumer = loop {
-        match assign(&kafka, &log).await {
+        match assign(&kafka, &log) {
             Ok(consumer) => break consumer,
             Err(e) => {
                 warn!(error = %e, "cannot read the attempts topic yet; the delivery log waits");
@@ -87,40 +88,19 @@ fn hold(codec: &Codec<Attempt>, record: &BorrowedMessage<'_>, held: &mut Vec<Ent
 }
 
 /// A consumer of every partition of the attempts topic, from where the log left off.
-async fn assign(kafka: &KafkaConfig, log: &Deliveries) -> Result<StreamConsumer, KafkaError> {
+fn assign(kafka: &KafkaConfig, log: &Deliveries) -> Result<StreamConsumer, KafkaError> {
     let topic = kafka.topics().attempts();
-    let consumer: StreamConsumer = kafka
-        .client_config()
-        .set("group.id", "hookstream-api-deliveries-unused")
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "100")
-        .create()
-        .map_err(KafkaError::Client)?;
-    let metadata = consumer
-        .fetch_metadata(Some(&topic), Duration::from_secs(10))
-        .map_err(KafkaError::Client)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(KafkaError::TopicsNotReady(vec![topic]));
-    }
-    let mut assignment = TopicPartitionList::new();
-    for partition in &partitions {
-        let start = match log.position(*partition) {
-            Ok(Some(next)) => Offset::Offset(next),
-            _ => Offset::Beginning,
-        };
-        assignment
-            .add_partition_offset(&topic, *partition, start)
-            .map_err(KafkaError::Client)?;
-    }
-    consumer.assign(&assignment).map_err(KafkaError::Client)?;
-    info!(%topic, partitions = partitions.len(), "delivery log following");
+    let (consumer, _) =
+        every_partition(
+            kafka,
+            &topic,
+            "hookstream-api-deliveries-unused",
+            |p| match log.position(p) {
+                Ok(Some(next)) => Start::Offset(next),
+                _ => Start::Beginning,
+            },
+        )?;
+    info!(%topic, "delivery log following");
     Ok(consumer)
 }
 

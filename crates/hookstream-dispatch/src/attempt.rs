@@ -15,6 +15,7 @@ use hookstream_store::{Acked, Store, Webhook};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use crate::acks_fold::AcksFold;
 use crate::attempt_log::{self, AttemptLog};
 use crate::barrier::Barrier;
 use crate::deliver::{Deliverer, Delivery, Failure, Outcome};
@@ -47,6 +48,8 @@ pub struct Core {
     pub dead_letters: DeadLetters,
     /// Where attempts are recorded for the delivery log, unless turned off.
     pub attempt_log: Option<AttemptLog>,
+    /// Every dispatcher's acknowledgements, read from the attempts topic.
+    pub acks_fold: AcksFold,
 }
 
 impl Core {
@@ -85,7 +88,11 @@ impl Core {
             return Ok(());
         };
         let acked = match self.schedule.may_have_retries(&webhook, now_millis()) {
-            true => Some(self.acked(&job, stop).await?),
+            true => {
+                // What other dispatchers acknowledged before this one started is read first.
+                self.acks_fold.caught_up().await;
+                Some(self.acked(&job, stop).await?)
+            }
             false => None,
         };
         let newest = acked.and_then(|a| a.newest);

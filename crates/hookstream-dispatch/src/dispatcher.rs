@@ -16,6 +16,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::acks_fold::{self, AcksFold};
 use crate::attempt::Core;
 use crate::attempt_log::AttemptLog;
 use crate::barrier::Barrier;
@@ -42,6 +43,8 @@ pub enum RunError {
     Config(String),
     #[error("the webhook log follower stopped")]
     FollowerStopped,
+    #[error("the acknowledgements' fold stopped: {0}")]
+    AcksFoldStopped(String),
 }
 
 /// Runs a dispatcher until `shutdown` is cancelled; then drains, commits and leaves.
@@ -79,6 +82,20 @@ pub async fn run(
     .await?;
     let topics = kafka.topics();
     let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
+    let fold_stop = CancellationToken::new();
+    let (acks_fold, mut acks_fold_task) = match config.record_attempts {
+        true => {
+            let (fold, task) = acks_fold::start(
+                kafka.clone(),
+                store.clone(),
+                schedule.clone(),
+                fold_stop.clone(),
+            );
+            (fold, Some(task))
+        }
+        // No attempt records: only this dispatcher's own acknowledgements are known.
+        false => (AcksFold::done(), None),
+    };
     let core = Arc::new(Core {
         barrier: Barrier::new(
             follower,
@@ -104,6 +121,7 @@ pub async fn run(
             false => None,
         },
         tier_topics: tier_topics.clone(),
+        acks_fold,
         schedule,
         store: store.clone(),
         config: config.clone(),
@@ -190,6 +208,7 @@ pub async fn run(
     let result = tokio::select! {
         _ = stop.cancelled() => Ok(()),
         _ = &mut follower_task => Err(RunError::FollowerStopped),
+        ended = fold_ended(&mut acks_fold_task) => Err(RunError::AcksFoldStopped(ended)),
         served = &mut health => served.unwrap_or(Ok(())).map_err(RunError::Health),
         _ = &mut main => { main_done = true; Ok(()) }
         _ = &mut tiers => { tiers_done = true; Ok(()) }
@@ -208,6 +227,10 @@ pub async fn run(
         }
     }
     follower_stop.cancel();
+    fold_stop.cancel();
+    if let Some(task) = acks_fold_task {
+        let _ = task.await;
+    }
     acks.abort();
     gauges.abort();
     probe.abort();
@@ -215,6 +238,20 @@ pub async fn run(
     store.flush()?;
     info!("dispatcher stopped");
     result
+}
+
+/// Why the acknowledgements' fold ended; pending forever when there is none.
+async fn fold_ended(task: &mut Option<tokio::task::JoinHandle<Result<(), StoreError>>>) -> String {
+    let Some(handle) = task else {
+        return std::future::pending().await;
+    };
+    let ended = handle.await;
+    *task = None; // awaited: it must not be awaited again
+    match ended {
+        Ok(Ok(())) => "it ended".into(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    }
 }
 
 fn consumer(

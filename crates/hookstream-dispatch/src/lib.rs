@@ -6,6 +6,7 @@
 //! * [`changes`] / [`retries`]: the two record handlers; both end in [`attempt`].
 //! * [`attempt`]: one attempt and its consequences (ack, streak events, removal, next job).
 //! * [`attempt_log`]: one record per attempt on `hookstream.attempts` (the delivery log).
+//! * [`acks_fold`]: every dispatcher's 2xx answers from that topic, for supersede checks.
 //! * [`schedule`]: when the next attempt is due, on which tier; when a webhook is removed.
 //! * [`egress`]: where deliveries may go (the SSRF guard), checked on every connection.
 //! * [`endpoint`]: per-endpoint concurrency cap and circuit breaker.
@@ -13,6 +14,7 @@
 //! * [`deliver`]: the HTTP request and the classification of its outcome.
 //! * [`sign`]: `webhook-id` and the Standard Webhooks signature.
 
+pub mod acks_fold;
 pub mod attempt;
 pub mod attempt_log;
 pub mod barrier;

@@ -1,0 +1,345 @@
+//! Acknowledgements of every dispatcher: the 2xx answers on `hookstream.attempts`, folded
+//! into this dispatcher's [`Acks`](hookstream_store::Acks), so that a retry (or a change read
+//! again after a failover) of a version that another dispatcher's newer delivery superseded
+//! is dropped here too (DESIGN.md §3.3).
+//!
+//! Like the dispatcher's own acknowledgements, only those of webhooks that may have retries
+//! ([`Schedule::may_have_retries`]) are kept. A dispatcher with no position yet starts two
+//! failure windows back; the supersede checks wait until it has read what the topic held when
+//! it started ([`AcksFold::caught_up`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use hookstream_kafka::assign::{every_partition, Start};
+use hookstream_kafka::{KafkaConfig, KafkaError};
+use hookstream_model::{now_millis, Attempt, AttemptKind, Codec};
+use hookstream_store::{Folded, Store, StoreError};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{Message, Offset};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::schedule::Schedule;
+
+/// Records folded per batch when the fold is behind.
+const BATCH: usize = 500;
+
+/// Whether the fold has read what the attempts topic held when it started.
+#[derive(Clone)]
+pub struct AcksFold {
+    caught_up: watch::Receiver<bool>,
+}
+
+impl AcksFold {
+    /// A fold that is never waited for (attempts are not recorded, or in tests).
+    pub fn done() -> AcksFold {
+        let (_, caught_up) = watch::channel(true);
+        AcksFold { caught_up }
+    }
+
+    /// Waits until the fold has caught up (at once, once it has).
+    pub async fn caught_up(&self) {
+        let mut caught_up = self.caught_up.clone();
+        // An error means the fold stopped (the dispatcher is stopping): nothing to wait for.
+        let _ = caught_up.wait_for(|done| *done).await;
+    }
+}
+
+/// Starts folding; the task ends with `stop`, or on a store error.
+pub fn start(
+    kafka: KafkaConfig,
+    store: Arc<Store>,
+    schedule: Schedule,
+    stop: CancellationToken,
+) -> (AcksFold, tokio::task::JoinHandle<Result<(), StoreError>>) {
+    let (done, caught_up) = watch::channel(false);
+    let task = tokio::spawn(follow(kafka, store, schedule, done, stop));
+    (AcksFold { caught_up }, task)
+}
+
+async fn follow(
+    kafka: KafkaConfig,
+    store: Arc<Store>,
+    schedule: Schedule,
+    done: watch::Sender<bool>,
+    stop: CancellationToken,
+) -> Result<(), StoreError> {
+    let topic = kafka.topics().attempts();
+    let since = now_millis() - 2 * schedule.window().as_millis() as i64;
+    let (consumer, mut behind) = loop {
+        match assign(&kafka, &topic, &store, since).await {
+            Ok(assigned) => break assigned,
+            Err(e) => {
+                warn!(error = %e, "cannot read the attempts topic yet; supersede checks wait");
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+        }
+    };
+    let started = std::time::Instant::now();
+    let note_caught_up = |behind: &HashMap<i32, i64>| {
+        if behind.is_empty() && !*done.borrow() {
+            info!(
+                ms = started.elapsed().as_millis() as u64,
+                "acknowledgements of every dispatcher read"
+            );
+            done.send_replace(true);
+        }
+    };
+    note_caught_up(&behind);
+    let codec = Codec::<Attempt>::new();
+    let mut batch = Batch::default();
+    loop {
+        let record = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            record = consumer.recv() => record,
+        };
+        match record {
+            Ok(record) => batch.hold(&codec, &store, &schedule, &record),
+            Err(e) => {
+                warn!(error = %e, "reading the attempts topic");
+                continue;
+            }
+        }
+        while batch.len < BATCH {
+            match consumer.recv().now_or_never() {
+                Some(Ok(next)) => batch.hold(&codec, &store, &schedule, &next),
+                _ => break,
+            }
+        }
+        for (partition, (folded, next)) in std::mem::take(&mut batch.partitions) {
+            store.acks().fold(&folded, partition, next)?;
+            if behind.get(&partition).is_some_and(|high| next >= *high) {
+                behind.remove(&partition);
+            }
+        }
+        batch.len = 0;
+        note_caught_up(&behind);
+    }
+}
+
+/// What one pass read, per partition: the answers to keep and the next offset.
+#[derive(Default)]
+struct Batch {
+    partitions: BTreeMap<i32, (Vec<Folded>, i64)>,
+    len: usize,
+}
+
+impl Batch {
+    fn hold(
+        &mut self,
+        codec: &Codec<Attempt>,
+        store: &Store,
+        schedule: &Schedule,
+        record: &BorrowedMessage<'_>,
+    ) {
+        self.len += 1;
+        let (folded, next) = self
+            .partitions
+            .entry(record.partition())
+            .or_insert_with(|| (Vec::new(), 0));
+        *next = record.offset() + 1;
+        match codec.decode_record(record.payload()) {
+            Ok(attempt) => folded.extend(acknowledged(&attempt, store, schedule)),
+            Err(e) => {
+                hookstream_kafka::dlq::count(record.topic());
+                warn!(offset = record.offset(), error = %e, "undecodable attempt record; skipped");
+            }
+        }
+    }
+}
+
+/// The acknowledgement `attempt` is, if it is one worth keeping: a 2xx answer to a change or
+/// replay of a webhook that may have retries.
+fn acknowledged(attempt: &Attempt, store: &Store, schedule: &Schedule) -> Option<Folded> {
+    let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
+    if !delivered || attempt.kind == AttemptKind::Test {
+        return None;
+    }
+    let (category, entity, version) = (attempt.category?, attempt.entity_id?, attempt.version?);
+    let webhook = store.get(attempt.webhook_id).ok().flatten()?;
+    schedule
+        .may_have_retries(&webhook, attempt.at)
+        .then_some(Folded {
+            webhook: attempt.webhook_id,
+            category,
+            entity,
+            version,
+        })
+}
+
+/// The consumer, from where the fold left off (or `since`), and per partition the end it
+/// must reach to have caught up (partitions already there are left out).
+async fn assign(
+    kafka: &KafkaConfig,
+    topic: &str,
+    store: &Store,
+    since: i64,
+) -> Result<(Arc<StreamConsumer>, HashMap<i32, i64>), KafkaError> {
+    let acks = store.acks();
+    let (consumer, starts) = every_partition(
+        kafka,
+        topic,
+        "hookstream-dispatch-acks-unused",
+        |p| match acks.position(p) {
+            Ok(Some(next)) => Start::Offset(next),
+            _ => Start::Time(since),
+        },
+    )?;
+    let consumer = Arc::new(consumer);
+    let mut behind = HashMap::new();
+    for (partition, start) in starts {
+        let (low, high) = watermarks(&consumer, topic, partition).await?;
+        let start = match start {
+            Offset::Offset(n) => n,
+            Offset::Beginning => low,
+            _ => high,
+        };
+        if start < high {
+            behind.insert(partition, high);
+        }
+    }
+    info!(%topic, behind = behind.len(), "following acknowledgements");
+    Ok((consumer, behind))
+}
+
+async fn watermarks(
+    consumer: &Arc<StreamConsumer>,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), KafkaError> {
+    let (consumer, owned) = (consumer.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        consumer
+            .fetch_watermarks(&owned, partition, Duration::from_secs(5))
+            .map_err(|source| KafkaError::Watermarks {
+                topic: owned.clone(),
+                source,
+            })
+    })
+    .await
+    .map_err(|_| KafkaError::FollowerStopped)?
+}
+
+#[cfg(test)]
+mod tests {
+    use hookstream_kafka::log::Fold;
+    use hookstream_model::{
+        now_millis, AccountId, Attempt, AttemptKind, Category, Event, WebhookEvent, WebhookId,
+    };
+    use hookstream_store::{Folded, Store};
+
+    use super::acknowledged;
+    use crate::schedule::Schedule;
+
+    fn registered(account: &str) -> Option<WebhookEvent> {
+        Some(WebhookEvent::now(Event::Registered {
+            account: AccountId(account.into()),
+            url: "http://127.0.0.1:1/".into(),
+            category: Category::Game,
+            secret: "s".into(),
+        }))
+    }
+
+    fn answer(
+        webhook: i64,
+        status: Option<u16>,
+        kind: AttemptKind,
+        version: Option<i64>,
+    ) -> Attempt {
+        Attempt {
+            delivery_id: "msg".into(),
+            webhook_id: WebhookId(webhook),
+            at: now_millis(),
+            attempt: 1,
+            status,
+            error: None,
+            latency_ms: 1,
+            kind,
+            category: Some(Category::Game),
+            entity_id: Some(7),
+            version,
+        }
+    }
+
+    #[test]
+    fn only_2xx_answers_to_changes_of_failing_webhooks_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("opens");
+        // Webhook 1 failed a moment ago; webhook 2 never failed.
+        store.apply(0, registered("a")).expect("applies");
+        store.apply(1, registered("b")).expect("applies");
+        let now = now_millis();
+        let failed = Event::Failed {
+            webhook_id: WebhookId(1),
+            first_failed_at: now,
+            last_failed_at: now,
+        };
+        store
+            .apply(2, Some(WebhookEvent::now(failed)))
+            .expect("applies");
+        let schedule = Schedule::new(&[10_000], 1.0, 86_400_000, 0.2, 3_600_000);
+        let kept = Folded {
+            webhook: WebhookId(1),
+            category: Category::Game,
+            entity: 7,
+            version: 40,
+        };
+        let cases = [
+            (
+                answer(1, Some(204), AttemptKind::Change, Some(40)),
+                Some(kept),
+                "a 2xx",
+            ),
+            (
+                answer(1, Some(200), AttemptKind::Replay, Some(40)),
+                Some(kept),
+                "a replay's 2xx",
+            ),
+            (
+                answer(1, Some(500), AttemptKind::Change, Some(40)),
+                None,
+                "a failure",
+            ),
+            (
+                answer(1, None, AttemptKind::Change, Some(40)),
+                None,
+                "no answer",
+            ),
+            (
+                answer(1, Some(200), AttemptKind::Test, None),
+                None,
+                "a test ping",
+            ),
+            (
+                answer(1, Some(200), AttemptKind::Change, None),
+                None,
+                "a record without a version",
+            ),
+            (
+                answer(2, Some(200), AttemptKind::Change, Some(40)),
+                None,
+                "a webhook that never failed",
+            ),
+            (
+                answer(9, Some(200), AttemptKind::Change, Some(40)),
+                None,
+                "an unknown webhook",
+            ),
+        ];
+        for (attempt, expected, what) in cases {
+            assert_eq!(
+                acknowledged(&attempt, &store, &schedule),
+                expected,
+                "{what}"
+            );
+        }
+    }
+}
