@@ -50,11 +50,38 @@ async fn the_log_shows_failed_then_successful_attempts_and_test_pings() {
         (200, Some(1)),
         "{reply}"
     );
+    // Pages: each continues before the cursor of the last entry of the one before.
+    let mut paged = Vec::new();
+    let mut query = "limit=2".to_owned();
+    loop {
+        let (status, reply) = api.get(ALICE, &format!("{path}?{query}")).await;
+        assert_eq!(status, 200, "{query}: {reply}");
+        let page = reply.as_array().cloned().unwrap_or_default();
+        let Some(last) = page.last() else { break };
+        let cursor = last["cursor"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(cursor.len(), 40, "{last}");
+        query = format!("limit=2&before={cursor}");
+        paged.extend(page);
+        assert!(paged.len() <= log.len(), "pages repeat entries: {paged:?}");
+    }
+    assert_eq!(paged, log, "the pages together are the log");
     for bad in ["0", "101", "many"] {
         let (status, reply) = api.get(ALICE, &format!("{path}?limit={bad}")).await;
         assert_eq!(status, 400, "limit={bad}: {reply}");
         assert_eq!(reply["errors"][0]["field"], "limit", "{reply}");
     }
+    let (status, reply) = api
+        .get(ALICE, &format!("{path}?limit=0&before=yesterday"))
+        .await;
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(
+        (
+            reply["errors"][0]["field"].clone(),
+            reply["errors"][1]["field"].clone()
+        ),
+        (json!("limit"), json!("before")),
+        "both problems at once: {reply}"
+    );
     let (status, _) = api.get(BOB, &path).await;
     assert_eq!(status, 404, "another account's webhook");
 

@@ -10,7 +10,7 @@ use hookstream_dispatch::deliver::{Deliverer, Delivery, Outcome};
 use hookstream_kafka::assign::{every_partition, Start};
 use hookstream_kafka::{KafkaConfig, KafkaError};
 use hookstream_model::{now_millis, Attempt, AttemptKind, Codec, UnixMillis, WebhookId};
-use hookstream_store::{Deliveries, Entry, Webhook, HOUR_MS};
+use hookstream_store::{Cursor, Deliveries, Entry, Webhook, HOUR_MS};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
@@ -116,11 +116,14 @@ pub struct AttemptBody {
     error: Option<&'static str>,
     latency_ms: i64,
     entity_id: Option<i64>,
+    /// Pass as `before` for the attempts older than this one.
+    cursor: String,
 }
 
-impl From<Attempt> for AttemptBody {
-    fn from(a: Attempt) -> Self {
+impl AttemptBody {
+    fn new(a: Attempt, cursor: Cursor) -> Self {
         AttemptBody {
+            cursor: cursor.to_string(),
             delivery_id: a.delivery_id,
             at: hookstream_replay::rfc3339(a.at),
             attempt: a.attempt,
@@ -133,20 +136,19 @@ impl From<Attempt> for AttemptBody {
     }
 }
 
-/// The newest `limit` attempts of `webhook`, newest first.
-pub fn newest(
+/// The page of `webhook`'s attempts that `page` asks for, newest first.
+pub fn page(
     log: &Deliveries,
     webhook: WebhookId,
-    limit: usize,
+    page: Page,
 ) -> Result<Vec<AttemptBody>, ApiError> {
     let codec = Codec::<Attempt>::new();
     let records = log
-        .newest(webhook, limit)
+        .page(webhook, page.before, page.limit)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(records
-        .iter()
-        .filter_map(|bytes| codec.decode(bytes).ok())
-        .map(AttemptBody::from)
+        .into_iter()
+        .filter_map(|(cursor, bytes)| Some(AttemptBody::new(codec.decode(&bytes).ok()?, cursor)))
         .collect())
 }
 
@@ -238,23 +240,45 @@ pub const MAX_LIMIT: usize = 100;
 /// Entries a `GET /webhooks/ID/deliveries` without `limit` answers.
 const DEFAULT_LIMIT: usize = 20;
 
-/// `?limit=N`: 1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`].
-pub fn parse_limit(query: Option<&str>) -> Result<usize, ApiError> {
-    let mut limit = DEFAULT_LIMIT;
+/// Which attempts `GET /webhooks/ID/deliveries` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// `?limit=N`: 1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`].
+    pub limit: usize,
+    /// `?before=CURSOR`: only attempts older than the one with that `cursor`.
+    pub before: Option<Cursor>,
+}
+
+/// Reads `limit` and `before` from the query; every problem is reported at once.
+pub fn parse_page(query: Option<&str>) -> Result<Page, ApiError> {
+    let mut page = Page {
+        limit: DEFAULT_LIMIT,
+        before: None,
+    };
+    let mut errors = Vec::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if key == "limit" {
-            limit = match value.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::Invalid(vec![FieldError::new(
-                        "limit",
-                        format!("{value:?} is not a number from 1 to {MAX_LIMIT}"),
-                    )]))
-                }
-            };
+        match key.as_ref() {
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => page.limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!("{value:?} is not a number from 1 to {MAX_LIMIT}"),
+                )),
+            },
+            "before" => match Cursor::parse(&value) {
+                Some(cursor) => page.before = Some(cursor),
+                None => errors.push(FieldError::new(
+                    "before",
+                    format!("{value:?} is not the cursor of an attempt"),
+                )),
+            },
+            _ => {}
         }
     }
-    Ok(limit)
+    match errors.is_empty() {
+        true => Ok(page),
+        false => Err(ApiError::Invalid(errors)),
+    }
 }
 
 /// What `POST /webhooks/ID/test` answers.

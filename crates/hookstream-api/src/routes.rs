@@ -278,12 +278,12 @@ async fn delivery_log(
     uri: axum::http::Uri,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = authorize(&state, &headers)?;
-    let limit = deliveries::parse_limit(uri.query())?;
+    let page = deliveries::parse_page(uri.query())?;
     let webhook = state.registry.get(&account, parse_id(&id)?).await?;
-    Ok(Json(deliveries::newest(
+    Ok(Json(deliveries::page(
         &state.probe.log,
         webhook.id(),
-        limit,
+        page,
     )?))
 }
 

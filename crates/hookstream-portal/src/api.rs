@@ -61,6 +61,8 @@ pub struct Attempt {
     pub error: Option<String>,
     pub latency_ms: i64,
     pub entity_id: Option<i64>,
+    /// Where the attempts older than this one start.
+    pub cursor: String,
 }
 
 /// What `POST /webhooks/ID/test` answers.
@@ -274,8 +276,18 @@ impl Api {
         key: &str,
         id: i64,
         limit: usize,
+        before: Option<&str>,
     ) -> Result<Vec<Attempt>, Refusal> {
-        let path = format!("/webhooks/{id}/deliveries?limit={limit}");
+        // The serializer is not Send: it must be gone before the call is awaited.
+        let query = {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", &limit.to_string());
+            if let Some(cursor) = before {
+                query.append_pair("before", cursor);
+            }
+            query.finish()
+        };
+        let path = format!("/webhooks/{id}/deliveries?{query}");
         self.json(key, Method::GET, &path, None).await
     }
 

@@ -232,6 +232,10 @@ pub struct Detail<'a> {
     pub replay_input: (String, String),
     pub tested: Option<&'a TestOutcome>,
     pub show_secret: bool,
+    /// The cursor of the next, older page of the log, if there may be one.
+    pub older: Option<String>,
+    /// Whether the log shows an older page, not the newest attempts.
+    pub paged: bool,
 }
 
 /// A webhook's page: its settings, the chart, the delivery log, test and replay.
@@ -288,7 +292,19 @@ pub fn webhook(session: &Session, d: &Detail<'_>) -> Markup {
         }
         section aria-labelledby="log" {
             h2 #log { "Delivery log" }
-            (log_table(d.log))
+            (log_table(d.log, d.paged))
+            @if d.paged || d.older.is_some() {
+                nav.pages aria-label="Delivery log pages" {
+                    @if d.paged {
+                        a href={ "/portal/webhooks/" (w.id) "#log" } { "Newest attempts" }
+                    }
+                    @if let Some(cursor) = &d.older {
+                        a href={ "/portal/webhooks/" (w.id) "?before=" (cursor) "#log" } {
+                            "Older attempts"
+                        }
+                    }
+                }
+            }
         }
         (replay_section(session, d))
     };
@@ -309,13 +325,22 @@ fn test_outcome(outcome: &TestOutcome) -> Markup {
     }
 }
 
-fn log_table(log: &[Attempt]) -> Markup {
+fn log_table(log: &[Attempt], paged: bool) -> Markup {
     html! {
         @if log.is_empty() {
-            p { "No delivery attempts yet." }
+            @if paged {
+                p { "No older delivery attempts." }
+            } @else {
+                p { "No delivery attempts yet." }
+            }
         } @else {
             (table(
-                html! { "The newest " (count(log.len(), "attempt")) ", newest first" },
+                html! {
+                    @if paged { (count(log.len(), "older attempt")) } @else {
+                        "The newest " (count(log.len(), "attempt"))
+                    }
+                    ", newest first"
+                },
                 &["Time", "Kind", "Attempt", "Status", "Latency", "Error", "webhook-id"],
                 log.iter().map(|a| vec![
                     time::rfc3339(&a.at),

@@ -346,7 +346,12 @@ struct View {
     tested: Option<crate::api::TestOutcome>,
     show_secret: bool,
     status: Option<StatusCode>,
+    /// The cursor the log's page starts before; the newest attempts without one.
+    before: Option<String>,
 }
+
+/// Attempts per page of a webhook's delivery log.
+const LOG_PAGE: usize = 50;
 
 async fn detail(portal: &Portal, session: &Session, id: i64, view: View) -> Response {
     let key = session.key();
@@ -358,7 +363,8 @@ async fn detail(portal: &Portal, session: &Session, id: i64, view: View) -> Resp
     };
     let (stats, log, replay) = (
         api.stats(key, id).await,
-        api.deliveries(key, id, 50).await,
+        api.deliveries(key, id, LOG_PAGE, view.before.as_deref())
+            .await,
         api.replay_status(key, id).await,
     );
     let (stats, log, replay) = match (stats, log, replay) {
@@ -377,6 +383,11 @@ async fn detail(portal: &Portal, session: &Session, id: i64, view: View) -> Resp
         replay_input: view.replay_input,
         tested: view.tested.as_ref(),
         show_secret: view.show_secret,
+        // A full page may have older attempts behind it.
+        older: (log.len() == LOG_PAGE)
+            .then(|| log.last().map(|a| a.cursor.clone()))
+            .flatten(),
+        paged: view.before.is_some(),
     };
     page(
         view.status.unwrap_or(StatusCode::OK),
@@ -402,6 +413,7 @@ async fn show(
     }
     let view = View {
         notices,
+        before: query.get("before").cloned(),
         ..View::default()
     };
     Ok(detail(&portal, &session, id, view).await)
@@ -794,6 +806,61 @@ mod tests {
             (status, body.as_str()),
             (StatusCode::NOT_FOUND, ""),
             "not the portal's"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_page_of_the_log_links_to_the_older_attempts() {
+        let attempt = |n: usize| {
+            format!(
+                r#"{{"delivery_id":"msg_{n}","at":"2026-12-03T10:00:00.000Z","attempt":1,"kind":"change","status":200,"error":null,"latency_ms":3,"entity_id":7,"cursor":"{n:040x}"}}"#
+            )
+        };
+        let full = format!(
+            "[{}]",
+            (1..=LOG_PAGE).map(attempt).collect::<Vec<_>>().join(",")
+        );
+        let full: &'static str = Box::leak(full.into_boxed_str());
+        let stats = r#"{"webhook_id":1,"delivered":0,"failed":0,"success_rate":null,"hours":[]}"#;
+        let no_replay = r#"{"errors":[{"field":"replay","message":"no replay"}]}"#;
+        let (api, seen) = fake_api(&[
+            ("GET", "/webhooks/1", StatusCode::OK, WEBHOOK),
+            ("GET", "/webhooks/1/stats", StatusCode::OK, stats),
+            ("GET", "/webhooks/1/deliveries", StatusCode::OK, full),
+            (
+                "GET",
+                "/webhooks/1/replay",
+                StatusCode::NOT_FOUND,
+                no_replay,
+            ),
+        ]);
+        let app = portal(api);
+        let (cookie, _) = signed_in_as("k1");
+        let get = |path: &str| {
+            Request::get(path)
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .expect("request")
+        };
+        let (status, _, body) = send(&app, get("/portal/webhooks/1")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let last = format!("{LOG_PAGE:040x}");
+        assert!(
+            body.contains(&format!("/portal/webhooks/1?before={last}#log")),
+            "{body}"
+        );
+        assert!(!body.contains("Newest attempts"), "{body}");
+
+        let (status, _, body) = send(&app, get(&format!("/portal/webhooks/1?before={last}"))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("Newest attempts"), "{body}");
+        assert!(body.contains("older attempts, newest first"), "{body}");
+        let asked = seen.lock().expect("log").clone();
+        assert!(
+            asked.contains(&format!(
+                "GET /webhooks/1/deliveries?limit={LOG_PAGE}&before={last} k1"
+            )),
+            "the cursor reaches the API: {asked:?}"
         );
     }
 

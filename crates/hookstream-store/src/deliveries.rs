@@ -194,13 +194,62 @@ impl Deliveries {
 
     /// The newest `limit` records of `webhook`, newest first.
     pub fn newest(&self, webhook: WebhookId, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        let page = self.page(webhook, None, limit)?;
+        Ok(page.into_iter().map(|(_, bytes)| bytes).collect())
+    }
+
+    /// The newest `limit` records of `webhook` older than `before` (all if `None`), newest
+    /// first, each with its cursor.
+    pub fn page(
+        &self,
+        webhook: WebhookId,
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<(Cursor, Vec<u8>)>, StoreError> {
+        let prefix = webhook.0.to_be_bytes();
+        let mut end = [0xFFu8; 28];
+        end[..8].copy_from_slice(&prefix);
+        if let Some(Cursor(position)) = before {
+            end[8..].copy_from_slice(&position);
+        }
+        let start = {
+            let mut start = [0u8; 28];
+            start[..8].copy_from_slice(&prefix);
+            start
+        };
         self.entries
-            .scan_prefix(webhook.0.to_be_bytes())
-            .values()
+            .range(start..end)
             .rev()
             .take(limit)
-            .map(|value| value.map(|v| v.to_vec()).map_err(|e| self.err(e)))
+            .map(|item| {
+                let (key, value) = item.map_err(|e| self.err(e))?;
+                let mut position = [0u8; 20];
+                if let Some(tail) = key.get(8..28) {
+                    position.copy_from_slice(tail);
+                }
+                Ok((Cursor(position), value.to_vec()))
+            })
             .collect()
+    }
+}
+
+/// Where an entry of the delivery log is (its time, partition and offset): a page that ends
+/// with it continues with what is older. Written as 40 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor([u8; 20]);
+
+impl Cursor {
+    /// Reads what [`Cursor`]'s `Display` wrote; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let mut position = [0u8; 20];
+        hex::decode_to_slice(text, &mut position).ok()?;
+        Some(Cursor(position))
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -340,6 +389,37 @@ mod tests {
             partition,
             delivered,
             ..entry(webhook, at, offset, b"")
+        }
+    }
+
+    #[test]
+    fn pages_continue_before_their_cursor_and_end() {
+        let (_dir, log) = open();
+        let entries: Vec<Entry> = (0..5)
+            .map(|n| entry(1, 1_000 + n, n, format!("a{n}").as_bytes()))
+            .chain([entry(2, 1_002, 9, b"other")])
+            .collect();
+        log.apply(&entries, 100).expect("applies");
+        let texts = |page: &[(Cursor, Vec<u8>)]| -> Vec<String> {
+            page.iter()
+                .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+                .collect()
+        };
+        let first = log.page(WebhookId(1), None, 2).expect("reads");
+        assert_eq!(texts(&first), ["a4", "a3"]);
+        let cursor = first[1].0.to_string();
+        assert_eq!(cursor.len(), 40);
+        let before = Cursor::parse(&cursor).expect("parses");
+        let second = log.page(WebhookId(1), Some(before), 10).expect("reads");
+        assert_eq!(
+            texts(&second),
+            ["a2", "a1", "a0"],
+            "the rest, not another webhook's"
+        );
+        let last = Some(second[2].0);
+        assert!(log.page(WebhookId(1), last, 10).expect("reads").is_empty());
+        for bad in ["", "zz", &"0".repeat(39), &"0".repeat(42)] {
+            assert_eq!(Cursor::parse(bad), None, "{bad:?}");
         }
     }
 

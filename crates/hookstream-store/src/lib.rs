@@ -18,7 +18,7 @@ mod store;
 mod subscriptions;
 
 pub use acks::{Acked, Acks, Folded};
-pub use deliveries::{Deliveries, Entry, Hour, HOUR_MS};
+pub use deliveries::{Cursor, Deliveries, Entry, Hour, HOUR_MS};
 pub use store::{Store, StoreError, Webhook};
 pub use subscriptions::Subscribers;
 
