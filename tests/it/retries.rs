@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use hookstream_model::{Event, RemovalReason, WebhookId};
 use hookstream_tests::kafka::webhook_events;
-use hookstream_tests::stack::ALICE;
-use hookstream_tests::{eventually, Receiver, Stack, WAIT};
+use hookstream_tests::stack::{Ingest, ALICE};
+use hookstream_tests::{eventually, Proc, Receiver, Stack, WAIT};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,20 +182,25 @@ async fn versions_never_go_backwards_under_injected_failures() {
     );
 }
 
+/// An api and a capture without a dispatcher, and a webhook whose receiver answers 503 once,
+/// then 200. The first retry waits 5 s (±20 %): long enough to stop a dispatcher before it.
+async fn one_failure_queued(name: &str) -> (Stack, (Proc, Proc), Ingest, Receiver) {
+    let mut stack = Stack::new(name);
+    stack
+        .overrides
+        .insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "0.5".into());
+    let (api_proc, capture, api, ingest) = stack.api_and_capture();
+    let receiver = Receiver::start(200).await;
+    receiver.answer_next(1, 503);
+    api.register(ALICE, &receiver.url, 1, "s").await;
+    (stack, (api_proc, capture), ingest, receiver)
+}
+
 /// A queued retry lives in Kafka: a dispatcher stopped while it waits leaves it to another
 /// dispatcher (with sled files of its own), which delivers it when due, with the same id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_retry_outlives_its_dispatcher() {
-    let mut stack = Stack::new("pending");
-    // The first retry waits 5 s (±20 %).
-    stack
-        .overrides
-        .insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "0.5".into());
-    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
-    let receiver = Receiver::start(200).await;
-    receiver.answer_next(1, 503);
-    api.register(ALICE, &receiver.url, 1, "s").await;
-
+    let (stack, _services, ingest, receiver) = one_failure_queued("pending").await;
     let mut first = stack.spawn("d1", "dispatch");
     ingest.change(1, 5, "update", r#"{"id": 5, "v": 1}"#).await;
     receiver.wait_for_count(1, WAIT).await;
@@ -225,16 +230,7 @@ async fn a_pending_retry_outlives_its_dispatcher() {
 /// over with sled files of its own: it read the acknowledgement from `hookstream.attempts`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_superseded_on_another_dispatcher_is_dropped() {
-    let mut stack = Stack::new("failover-order");
-    // The first retry waits 5 s (±20 %): long enough to stop the first dispatcher.
-    stack
-        .overrides
-        .insert("HOOKSTREAM_DISPATCH__TIME_SCALE".into(), "0.5".into());
-    let (_api_proc, _capture, api, ingest) = stack.api_and_capture();
-    let receiver = Receiver::start(200).await;
-    receiver.answer_next(1, 503);
-    api.register(ALICE, &receiver.url, 1, "s").await;
-
+    let (stack, _services, ingest, receiver) = one_failure_queued("failover-order").await;
     let mut first = stack.spawn("d1", "dispatch");
     ingest.change(1, 5, "update", r#"{"id": 5, "v": 1}"#).await;
     receiver.wait_for_count(1, WAIT).await;
