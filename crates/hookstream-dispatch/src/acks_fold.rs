@@ -6,7 +6,7 @@
 //! Like the dispatcher's own acknowledgements, only those of webhooks that may have retries
 //! ([`Schedule::may_have_retries`]) are kept. A dispatcher with no position yet starts two
 //! failure windows back; the supersede checks wait until it has read what the topic held when
-//! it started ([`AcksFold::caught_up`]).
+//! it started ([`AcksFold::caught_up`]), for at most [`CATCH_UP_LIMIT`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -28,6 +28,10 @@ use crate::schedule::Schedule;
 
 /// Records folded per batch when the fold is behind.
 const BATCH: usize = 500;
+
+/// How long supersede checks wait for the fold at start. Past it they go on with what was
+/// read: a stalled fold must not stall deliveries to failing webhooks.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(60);
 
 /// Whether the fold has read what the attempts topic held when it started.
 #[derive(Clone)]
@@ -94,11 +98,22 @@ async fn follow(
         }
     };
     note_caught_up(&behind);
+    let limit = tokio::time::sleep(CATCH_UP_LIMIT);
+    tokio::pin!(limit);
     let codec = Codec::<Attempt>::new();
     let mut batch = Batch::default();
     loop {
         let record = tokio::select! {
             _ = stop.cancelled() => return Ok(()),
+            _ = &mut limit, if !*done.borrow() => {
+                warn!(
+                    partitions = behind.len(),
+                    limit_s = CATCH_UP_LIMIT.as_secs(),
+                    "the acknowledgements of other dispatchers were not all read in time; supersede checks go on with what was read"
+                );
+                done.send_replace(true);
+                continue;
+            }
             record = consumer.recv() => record,
         };
         match record {
