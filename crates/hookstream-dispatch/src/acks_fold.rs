@@ -4,7 +4,8 @@
 //! is dropped here too (DESIGN.md §3.3).
 //!
 //! Like the dispatcher's own acknowledgements, only those of webhooks that may have retries
-//! ([`Schedule::may_have_retries`]) are kept. A dispatcher with no position yet starts two
+//! ([`Schedule::may_have_retries`]) are kept; its own records (by their
+//! [`ORIGIN_HEADER`]) are skipped unread, so a lone dispatcher decodes nothing. A dispatcher with no position yet starts two
 //! failure windows back; the supersede checks wait until it has read what the topic held when
 //! it started ([`AcksFold::caught_up`]), for at most [`CATCH_UP_LIMIT`].
 
@@ -18,12 +19,13 @@ use hookstream_kafka::{KafkaConfig, KafkaError};
 use hookstream_model::{now_millis, Attempt, AttemptKind, Codec};
 use hookstream_store::{Folded, Store, StoreError};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::BorrowedMessage;
+use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::attempt_log::ORIGIN_HEADER;
 use crate::schedule::Schedule;
 
 /// Records folded per batch when the fold is behind.
@@ -59,22 +61,61 @@ pub fn start(
     kafka: KafkaConfig,
     store: Arc<Store>,
     schedule: Schedule,
+    own: Vec<u8>,
     stop: CancellationToken,
 ) -> (AcksFold, tokio::task::JoinHandle<Result<(), StoreError>>) {
     let (done, caught_up) = watch::channel(false);
-    let task = tokio::spawn(follow(kafka, store, schedule, done, stop));
+    let reader = Reader {
+        codec: Codec::new(),
+        store,
+        schedule,
+        own,
+    };
+    let task = tokio::spawn(follow(kafka, reader, done, stop));
     (AcksFold { caught_up }, task)
+}
+
+/// What reading one record needs.
+struct Reader {
+    codec: Codec<Attempt>,
+    store: Arc<Store>,
+    schedule: Schedule,
+    /// This dispatcher's [`ORIGIN_HEADER`].
+    own: Vec<u8>,
+}
+
+impl Reader {
+    /// The acknowledgement `record` holds, if it is one worth keeping and not this
+    /// dispatcher's own.
+    fn read(&self, record: &BorrowedMessage<'_>) -> Option<Folded> {
+        let own = record.headers().is_some_and(|headers| {
+            headers
+                .iter()
+                .any(|h| h.key == ORIGIN_HEADER && h.value == Some(self.own.as_slice()))
+        });
+        if own {
+            return None;
+        }
+        match self.codec.decode_record(record.payload()) {
+            Ok(attempt) => acknowledged(&attempt, &self.store, &self.schedule),
+            Err(e) => {
+                hookstream_kafka::dlq::count(record.topic());
+                warn!(offset = record.offset(), error = %e, "undecodable attempt record; skipped");
+                None
+            }
+        }
+    }
 }
 
 async fn follow(
     kafka: KafkaConfig,
-    store: Arc<Store>,
-    schedule: Schedule,
+    reader: Reader,
     done: watch::Sender<bool>,
     stop: CancellationToken,
 ) -> Result<(), StoreError> {
     let topic = kafka.topics().attempts();
-    let since = now_millis() - 2 * schedule.window().as_millis() as i64;
+    let since = now_millis() - 2 * reader.schedule.window().as_millis() as i64;
+    let store = reader.store.clone();
     let (consumer, mut behind) = loop {
         match assign(&kafka, &topic, &store, since).await {
             Ok(assigned) => break assigned,
@@ -100,7 +141,6 @@ async fn follow(
     note_caught_up(&behind);
     let limit = tokio::time::sleep(CATCH_UP_LIMIT);
     tokio::pin!(limit);
-    let codec = Codec::<Attempt>::new();
     let mut batch = Batch::default();
     loop {
         let record = tokio::select! {
@@ -117,7 +157,7 @@ async fn follow(
             record = consumer.recv() => record,
         };
         match record {
-            Ok(record) => batch.hold(&codec, &store, &schedule, &record),
+            Ok(record) => batch.hold(&reader, &record),
             Err(e) => {
                 warn!(error = %e, "reading the attempts topic");
                 continue;
@@ -125,7 +165,7 @@ async fn follow(
         }
         while batch.len < BATCH {
             match consumer.recv().now_or_never() {
-                Some(Ok(next)) => batch.hold(&codec, &store, &schedule, &next),
+                Some(Ok(next)) => batch.hold(&reader, &next),
                 _ => break,
             }
         }
@@ -148,26 +188,14 @@ struct Batch {
 }
 
 impl Batch {
-    fn hold(
-        &mut self,
-        codec: &Codec<Attempt>,
-        store: &Store,
-        schedule: &Schedule,
-        record: &BorrowedMessage<'_>,
-    ) {
+    fn hold(&mut self, reader: &Reader, record: &BorrowedMessage<'_>) {
         self.len += 1;
         let (folded, next) = self
             .partitions
             .entry(record.partition())
             .or_insert_with(|| (Vec::new(), 0));
         *next = record.offset() + 1;
-        match codec.decode_record(record.payload()) {
-            Ok(attempt) => folded.extend(acknowledged(&attempt, store, schedule)),
-            Err(e) => {
-                hookstream_kafka::dlq::count(record.topic());
-                warn!(offset = record.offset(), error = %e, "undecodable attempt record; skipped");
-            }
-        }
+        folded.extend(reader.read(record));
     }
 }
 

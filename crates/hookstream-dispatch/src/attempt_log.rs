@@ -11,12 +11,18 @@ use tracing::debug;
 use crate::deliver::{Failure, Outcome};
 use crate::telemetry;
 
+/// The header that says which process wrote an attempt record, so that a dispatcher's fold
+/// of acknowledgements skips its own without decoding them.
+pub const ORIGIN_HEADER: &str = "hookstream-origin";
+
 /// Writes attempt records without waiting for Kafka: a lost record costs an entry of the
 /// delivery log, never a delivery.
 pub struct AttemptLog {
     producer: Producer,
     topic: String,
     codec: Codec<Attempt>,
+    /// This process's [`ORIGIN_HEADER`]: random, new at every start.
+    origin: Vec<u8>,
 }
 
 impl AttemptLog {
@@ -25,7 +31,13 @@ impl AttemptLog {
             producer,
             topic: kafka.topics().attempts(),
             codec: Codec::new(),
+            origin: format!("{:016x}", fastrand::u64(..)).into_bytes(),
         }
+    }
+
+    /// What this log writes in [`ORIGIN_HEADER`].
+    pub fn origin(&self) -> &[u8] {
+        &self.origin
     }
 
     /// Records one attempt (best effort).
@@ -38,10 +50,12 @@ impl AttemptLog {
             }
         };
         let key = attempt.webhook_id.0.to_string();
-        if let Err(e) = self
-            .producer
-            .send_best_effort(&self.topic, key.as_bytes(), &payload)
-        {
+        if let Err(e) = self.producer.send_best_effort(
+            &self.topic,
+            key.as_bytes(),
+            &payload,
+            &[(ORIGIN_HEADER, &self.origin)],
+        ) {
             telemetry::attempt_log_dropped();
             debug!(error = %e, "attempt not written to the delivery log");
         }

@@ -82,19 +82,24 @@ pub async fn run(
     .await?;
     let topics = kafka.topics();
     let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
+    let attempt_log = match config.record_attempts {
+        true => Some(AttemptLog::new(&kafka, Producer::bulk(&kafka)?)),
+        false => None,
+    };
     let fold_stop = CancellationToken::new();
-    let (acks_fold, mut acks_fold_task) = match config.record_attempts {
-        true => {
+    let (acks_fold, mut acks_fold_task) = match &attempt_log {
+        Some(log) => {
             let (fold, task) = acks_fold::start(
                 kafka.clone(),
                 store.clone(),
                 schedule.clone(),
+                log.origin().to_vec(),
                 fold_stop.clone(),
             );
             (fold, Some(task))
         }
         // No attempt records: only this dispatcher's own acknowledgements are known.
-        false => (AcksFold::done(), None),
+        None => (AcksFold::done(), None),
     };
     let core = Arc::new(Core {
         barrier: Barrier::new(
@@ -116,10 +121,7 @@ pub async fn run(
         entity_locks: Default::default(),
         dead_letters,
         sealer,
-        attempt_log: match config.record_attempts {
-            true => Some(AttemptLog::new(&kafka, Producer::bulk(&kafka)?)),
-            false => None,
-        },
+        attempt_log,
         tier_topics: tier_topics.clone(),
         acks_fold,
         schedule,

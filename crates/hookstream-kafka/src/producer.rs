@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
@@ -70,16 +71,28 @@ impl Producer {
         )
     }
 
-    /// Hands one record to the producer without waiting for Kafka: for records whose loss
-    /// costs an entry of a log kept for people (the delivery log), never a delivery.
-    /// Fails at once when the local queue is full.
+    /// Hands one record, with `headers`, to the producer without waiting for Kafka: for
+    /// records whose loss costs an entry of a log kept for people (the delivery log), never a
+    /// delivery. Fails at once when the local queue is full.
     pub fn send_best_effort(
         &self,
         topic: &str,
         key: &[u8],
         payload: &[u8],
+        headers: &[(&str, &[u8])],
     ) -> Result<(), KafkaError> {
-        let record = FutureRecord::to(topic).key(key).payload(payload);
+        let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        if !headers.is_empty() {
+            let owned = headers
+                .iter()
+                .fold(OwnedHeaders::new(), |all, (key, value)| {
+                    all.insert(Header {
+                        key,
+                        value: Some(*value),
+                    })
+                });
+            record = record.headers(owned);
+        }
         match self.inner.send_result(record) {
             // Dropping the delivery future does not cancel the send.
             Ok(_delivery) => Ok(()),
