@@ -1,13 +1,14 @@
-//! Acknowledgements of every dispatcher: the 2xx answers on `hookstream.attempts`, folded
-//! into this dispatcher's [`Acks`](hookstream_store::Acks), so that a retry (or a change read
-//! again after a failover) of a version that another dispatcher's newer delivery superseded
-//! is dropped here too (DESIGN.md §3.3).
+//! Acknowledgements of every dispatcher: the 2xx answers of webhooks that may have retries,
+//! which each dispatcher writes to `hookstream.acks` as it records them for itself, folded
+//! into this dispatcher's [`Acks`](hookstream_store::Acks). A retry (or a change read again
+//! after a failover) of a version that another dispatcher's newer delivery superseded is
+//! dropped here too (DESIGN.md §3.3). The topic holds few records: a webhook that does not
+//! fail writes none.
 //!
-//! Like the dispatcher's own acknowledgements, only those of webhooks that may have retries
-//! ([`Schedule::may_have_retries`]) are kept; its own records (by their
-//! [`ORIGIN_HEADER`]) are skipped unread, so a lone dispatcher decodes nothing. A dispatcher with no position yet starts two
-//! failure windows back; the supersede checks wait until it has read what the topic held when
-//! it started ([`AcksFold::caught_up`]), for at most [`CATCH_UP_LIMIT`].
+//! Its own records (by their [`ORIGIN_HEADER`]) are skipped unread. A dispatcher with no
+//! position yet starts a lookback (two failure windows) back; the supersede checks wait until
+//! it has read what the topic held when it started ([`AcksFold::caught_up`]), for at most
+//! [`CATCH_UP_LIMIT`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::attempt_log::ORIGIN_HEADER;
-use crate::schedule::Schedule;
 
 /// Records folded per batch when the fold is behind.
 const BATCH: usize = 500;
@@ -60,26 +60,23 @@ impl AcksFold {
 pub fn start(
     kafka: KafkaConfig,
     store: Arc<Store>,
-    schedule: Schedule,
+    lookback: Duration,
     own: Vec<u8>,
     stop: CancellationToken,
 ) -> (AcksFold, tokio::task::JoinHandle<Result<(), StoreError>>) {
     let (done, caught_up) = watch::channel(false);
     let reader = Reader {
         codec: Codec::new(),
-        store,
-        schedule,
         own,
     };
-    let task = tokio::spawn(follow(kafka, reader, done, stop));
+    let since = now_millis() - lookback.as_millis() as i64;
+    let task = tokio::spawn(follow(kafka, store, since, reader, done, stop));
     (AcksFold { caught_up }, task)
 }
 
 /// What reading one record needs.
 struct Reader {
     codec: Codec<Attempt>,
-    store: Arc<Store>,
-    schedule: Schedule,
     /// This dispatcher's [`ORIGIN_HEADER`].
     own: Vec<u8>,
 }
@@ -97,7 +94,7 @@ impl Reader {
             return None;
         }
         match self.codec.decode_record(record.payload()) {
-            Ok(attempt) => acknowledged(&attempt, &self.store, &self.schedule),
+            Ok(attempt) => acknowledged(&attempt),
             Err(e) => {
                 hookstream_kafka::dlq::count(record.topic());
                 warn!(offset = record.offset(), error = %e, "undecodable attempt record; skipped");
@@ -109,13 +106,13 @@ impl Reader {
 
 async fn follow(
     kafka: KafkaConfig,
+    store: Arc<Store>,
+    since: i64,
     reader: Reader,
     done: watch::Sender<bool>,
     stop: CancellationToken,
 ) -> Result<(), StoreError> {
-    let topic = kafka.topics().attempts();
-    let since = now_millis() - 2 * reader.schedule.window().as_millis() as i64;
-    let store = reader.store.clone();
+    let topic = kafka.topics().acks();
     let (consumer, mut behind) = loop {
         match assign(&kafka, &topic, &store, since).await {
             Ok(assigned) => break assigned,
@@ -199,23 +196,20 @@ impl Batch {
     }
 }
 
-/// The acknowledgement `attempt` is, if it is one worth keeping: a 2xx answer to a change or
-/// replay of a webhook that may have retries.
-fn acknowledged(attempt: &Attempt, store: &Store, schedule: &Schedule) -> Option<Folded> {
+/// The acknowledgement `attempt` is: a 2xx answer to a change or a replay, with the version
+/// delivered. The writer chose the webhooks (those that may have retries); anything else on
+/// the topic is not an acknowledgement.
+fn acknowledged(attempt: &Attempt) -> Option<Folded> {
     let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
     if !delivered || attempt.kind == AttemptKind::Test {
         return None;
     }
-    let (category, entity, version) = (attempt.category?, attempt.entity_id?, attempt.version?);
-    let webhook = store.get(attempt.webhook_id).ok().flatten()?;
-    schedule
-        .may_have_retries(&webhook, attempt.at)
-        .then_some(Folded {
-            webhook: attempt.webhook_id,
-            category,
-            entity,
-            version,
-        })
+    Some(Folded {
+        webhook: attempt.webhook_id,
+        category: attempt.category?,
+        entity: attempt.entity_id?,
+        version: attempt.version?,
+    })
 }
 
 /// The consumer, from where the fold left off (or `since`), and per partition the end it
@@ -273,33 +267,15 @@ async fn watermarks(
 
 #[cfg(test)]
 mod tests {
-    use hookstream_kafka::log::Fold;
-    use hookstream_model::{
-        now_millis, AccountId, Attempt, AttemptKind, Category, Event, WebhookEvent, WebhookId,
-    };
-    use hookstream_store::{Folded, Store};
+    use hookstream_model::{now_millis, Attempt, AttemptKind, Category, WebhookId};
+    use hookstream_store::Folded;
 
     use super::acknowledged;
-    use crate::schedule::Schedule;
 
-    fn registered(account: &str) -> Option<WebhookEvent> {
-        Some(WebhookEvent::now(Event::Registered {
-            account: AccountId(account.into()),
-            url: "http://127.0.0.1:1/".into(),
-            category: Category::Game,
-            secret: "s".into(),
-        }))
-    }
-
-    fn answer(
-        webhook: i64,
-        status: Option<u16>,
-        kind: AttemptKind,
-        version: Option<i64>,
-    ) -> Attempt {
+    fn answer(status: Option<u16>, kind: AttemptKind, version: Option<i64>) -> Attempt {
         Attempt {
             delivery_id: "msg".into(),
-            webhook_id: WebhookId(webhook),
+            webhook_id: WebhookId(1),
             at: now_millis(),
             attempt: 1,
             status,
@@ -313,76 +289,57 @@ mod tests {
     }
 
     #[test]
-    fn only_2xx_answers_to_changes_of_failing_webhooks_are_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("opens");
-        // Webhook 1 failed a moment ago; webhook 2 never failed.
-        store.apply(0, registered("a")).expect("applies");
-        store.apply(1, registered("b")).expect("applies");
-        let now = now_millis();
-        let failed = Event::Failed {
-            webhook_id: WebhookId(1),
-            first_failed_at: now,
-            last_failed_at: now,
-        };
-        store
-            .apply(2, Some(WebhookEvent::now(failed)))
-            .expect("applies");
-        let schedule = Schedule::new(&[10_000], 1.0, 86_400_000, 0.2, 3_600_000);
+    fn only_2xx_answers_with_a_version_are_acknowledgements() {
         let kept = Folded {
             webhook: WebhookId(1),
             category: Category::Game,
             entity: 7,
             version: 40,
         };
+        let no_entity = Attempt {
+            entity_id: None,
+            ..answer(Some(200), AttemptKind::Change, Some(40))
+        };
         let cases = [
             (
-                answer(1, Some(204), AttemptKind::Change, Some(40)),
+                answer(Some(204), AttemptKind::Change, Some(40)),
                 Some(kept),
                 "a 2xx",
             ),
             (
-                answer(1, Some(200), AttemptKind::Replay, Some(40)),
+                answer(Some(200), AttemptKind::Replay, Some(40)),
                 Some(kept),
                 "a replay's 2xx",
             ),
             (
-                answer(1, Some(500), AttemptKind::Change, Some(40)),
+                answer(Some(500), AttemptKind::Change, Some(40)),
                 None,
                 "a failure",
             ),
             (
-                answer(1, None, AttemptKind::Change, Some(40)),
+                answer(Some(401), AttemptKind::Change, Some(40)),
+                None,
+                "a 401",
+            ),
+            (
+                answer(None, AttemptKind::Change, Some(40)),
                 None,
                 "no answer",
             ),
             (
-                answer(1, Some(200), AttemptKind::Test, None),
+                answer(Some(200), AttemptKind::Test, None),
                 None,
                 "a test ping",
             ),
             (
-                answer(1, Some(200), AttemptKind::Change, None),
+                answer(Some(200), AttemptKind::Change, None),
                 None,
-                "a record without a version",
+                "no version",
             ),
-            (
-                answer(2, Some(200), AttemptKind::Change, Some(40)),
-                None,
-                "a webhook that never failed",
-            ),
-            (
-                answer(9, Some(200), AttemptKind::Change, Some(40)),
-                None,
-                "an unknown webhook",
-            ),
+            (no_entity, None, "no entity"),
         ];
         for (attempt, expected, what) in cases {
-            assert_eq!(
-                acknowledged(&attempt, &store, &schedule),
-                expected,
-                "{what}"
-            );
+            assert_eq!(acknowledged(&attempt), expected, "{what}");
         }
     }
 }

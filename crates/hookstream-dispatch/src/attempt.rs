@@ -48,7 +48,10 @@ pub struct Core {
     pub dead_letters: DeadLetters,
     /// Where attempts are recorded for the delivery log, unless turned off.
     pub attempt_log: Option<AttemptLog>,
-    /// Every dispatcher's acknowledgements, read from the attempts topic.
+    /// Where the 2xx answers of webhooks that may have retries are shared with the other
+    /// dispatchers (`hookstream.acks`).
+    pub ack_log: AttemptLog,
+    /// Every dispatcher's acknowledgements, read from `hookstream.acks`.
     pub acks_fold: AcksFold,
 }
 
@@ -116,13 +119,15 @@ impl Core {
             }
         };
         telemetry::attempt(job.category, &outcome, latency);
+        let record = attempt_log::record_of(&job, &outcome, latency);
         if let Some(log) = &self.attempt_log {
-            log.record(&attempt_log::record_of(&job, &outcome, latency));
+            log.record(&record);
         }
         let now = now_millis();
         match outcome {
             Outcome::Delivered { .. } => {
                 if let Some(acked) = acked {
+                    self.ack_log.record(&record);
                     let acks = self.store.acks();
                     until_ok(stop, "record the acknowledgement", STORE_RETRY, || async {
                         acks.record(&acked, job.source_offset)

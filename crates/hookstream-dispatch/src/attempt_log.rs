@@ -1,5 +1,7 @@
 //! The delivery log's source: one `Attempt` record per attempt on `hookstream.attempts`,
-//! keyed by webhook id so that one webhook's attempts stay in order.
+//! keyed by webhook id so that one webhook's attempts stay in order. The same records, for
+//! the 2xx answers of webhooks that may have retries only, go to `hookstream.acks`, which
+//! every dispatcher folds into its supersede checks ([`crate::acks_fold`]).
 
 use std::time::Duration;
 
@@ -26,10 +28,20 @@ pub struct AttemptLog {
 }
 
 impl AttemptLog {
+    /// The writer of `hookstream.attempts`.
     pub fn new(kafka: &KafkaConfig, producer: Producer) -> AttemptLog {
+        Self::to(kafka.topics().attempts(), producer)
+    }
+
+    /// The writer of `hookstream.acks`.
+    pub fn acks(kafka: &KafkaConfig, producer: Producer) -> AttemptLog {
+        Self::to(kafka.topics().acks(), producer)
+    }
+
+    fn to(topic: String, producer: Producer) -> AttemptLog {
         AttemptLog {
             producer,
-            topic: kafka.topics().attempts(),
+            topic,
             codec: Codec::new(),
             origin: format!("{:016x}", fastrand::u64(..)).into_bytes(),
         }

@@ -16,7 +16,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::acks_fold::{self, AcksFold};
+use crate::acks_fold;
 use crate::attempt::Core;
 use crate::attempt_log::AttemptLog;
 use crate::barrier::Barrier;
@@ -82,25 +82,23 @@ pub async fn run(
     .await?;
     let topics = kafka.topics();
     let tier_topics: Vec<String> = schedule.tiers().iter().map(|t| topics.retry(t)).collect();
-    let attempt_log = match config.record_attempts {
-        true => Some(AttemptLog::new(&kafka, Producer::bulk(&kafka)?)),
-        false => None,
-    };
+    // One lingering producer for both best-effort logs.
+    let bulk = Producer::bulk(&kafka)?;
+    let attempt_log = config
+        .record_attempts
+        .then(|| AttemptLog::new(&kafka, bulk.clone()));
+    let ack_log = AttemptLog::acks(&kafka, bulk);
     let fold_stop = CancellationToken::new();
-    let (acks_fold, mut acks_fold_task) = match &attempt_log {
-        Some(log) => {
-            let (fold, task) = acks_fold::start(
-                kafka.clone(),
-                store.clone(),
-                schedule.clone(),
-                log.origin().to_vec(),
-                fold_stop.clone(),
-            );
-            (fold, Some(task))
-        }
-        // No attempt records: only this dispatcher's own acknowledgements are known.
-        None => (AcksFold::done(), None),
-    };
+    // Retries of a streak are due within its window; a second window is slack for lagging
+    // tier consumers (as in `Schedule::may_have_retries`).
+    let (acks_fold, acks_fold_task) = acks_fold::start(
+        kafka.clone(),
+        store.clone(),
+        schedule.window() * 2,
+        ack_log.origin().to_vec(),
+        fold_stop.clone(),
+    );
+    let mut acks_fold_task = Some(acks_fold_task);
     let core = Arc::new(Core {
         barrier: Barrier::new(
             follower,
@@ -122,6 +120,7 @@ pub async fn run(
         dead_letters,
         sealer,
         attempt_log,
+        ack_log,
         tier_topics: tier_topics.clone(),
         acks_fold,
         schedule,

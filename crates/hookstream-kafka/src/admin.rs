@@ -43,6 +43,12 @@ pub fn pipeline_topics(config: &KafkaConfig) -> Vec<TopicSpec> {
         partitions: config.partitions,
         config: vec![("retention.ms", config.attempts_retention_ms.to_string())],
     });
+    // Few records: only answers to webhooks that failed lately (DESIGN.md §3.3).
+    specs.push(TopicSpec {
+        name: topics.acks(),
+        partitions: config.partitions,
+        config: vec![("retention.ms", config.attempts_retention_ms.to_string())],
+    });
     specs.push(TopicSpec {
         name: topics.webhooks(),
         // One partition: the log is totally ordered and webhook ids derive from its offsets.

@@ -109,6 +109,12 @@ impl Topics {
         format!("{}attempts", self.internal_prefix)
     }
 
+    /// `hookstream.acks`: the 2xx answers of webhooks that may have retries, as attempt
+    /// records, so that every dispatcher's supersede checks know them.
+    pub fn acks(&self) -> String {
+        format!("{}acks", self.internal_prefix)
+    }
+
     /// `hookstream.webhooks`: the subscription event log (one partition, kept forever).
     pub fn webhooks(&self) -> String {
         format!("{}webhooks", self.internal_prefix)
