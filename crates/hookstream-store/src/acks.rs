@@ -230,6 +230,23 @@ impl Acks {
         self.tree.apply_batch(writes).map_err(|e| self.err(e))
     }
 
+    /// Drops the acknowledged versions of `webhook` (it was removed).
+    pub(crate) fn forget(&self, webhook: WebhookId) -> Result<(), StoreError> {
+        let prefix = webhook.0.to_be_bytes();
+        self.pending()
+            .dirty
+            .retain(|key, _| !key.starts_with(&prefix));
+        let mut batch = sled::Batch::default();
+        for key in self.tree.scan_prefix(prefix).keys() {
+            let key = key.map_err(|e| self.err(e))?;
+            // Position keys are 5 bytes; a webhook's prefix is 8.
+            if key.len() == 17 {
+                batch.remove(key);
+            }
+        }
+        self.tree.apply_batch(batch).map_err(|e| self.err(e))
+    }
+
     /// Forgets what is held in memory (the store is being rebuilt).
     pub(crate) fn forget_pending(&self) {
         let mut pending = self.pending();

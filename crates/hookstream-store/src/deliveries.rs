@@ -192,6 +192,24 @@ impl Deliveries {
         self.hours.apply_batch(batch).map_err(|e| self.err(e))
     }
 
+    /// Drops every entry and count of `webhook` (it was removed). An attempt still in flight
+    /// may add an entry afterwards; it is never shown.
+    pub(crate) fn forget(&self, webhook: WebhookId) -> Result<(), StoreError> {
+        let prefix = webhook.0.to_be_bytes();
+        for tree in [&self.entries, &self.hours] {
+            let mut batch = sled::Batch::default();
+            for key in tree.scan_prefix(prefix).keys() {
+                batch.remove(key.map_err(|e| self.err(e))?);
+            }
+            tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        }
+        self.untrimmed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&webhook);
+        Ok(())
+    }
+
     /// The newest `limit` records of `webhook`, newest first.
     pub fn newest(&self, webhook: WebhookId, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let page = self.page(webhook, None, limit)?;

@@ -227,12 +227,12 @@ impl Store {
         self.webhooks.len()
     }
 
-    /// The acknowledged versions of this dispatcher.
     /// The delivery log the API folds from `hookstream.attempts`.
     pub fn deliveries(&self) -> Deliveries {
         self.deliveries.clone()
     }
 
+    /// The acknowledged versions a dispatcher's supersede checks read.
     pub fn acks(&self) -> &Acks {
         &self.acks
     }
@@ -246,6 +246,15 @@ impl Store {
     /// Applies events of the log in one transaction, atomically with the new `next_offset`.
     /// Events below the stored `next_offset` are skipped: they were applied before.
     fn apply_events(&self, events: &[(i64, Option<WebhookEvent>)]) -> Result<(), StoreError> {
+        let first_new = self.read_next_offset()?;
+        let removed: Vec<WebhookId> = events
+            .iter()
+            .filter(|(offset, _)| *offset >= first_new)
+            .filter_map(|(_, event)| match event.as_ref().map(|e| &e.event) {
+                Some(Event::Removed { webhook_id, .. }) => Some(*webhook_id),
+                _ => None,
+            })
+            .collect();
         let trees = (
             &self.webhooks,
             &self.by_category,
@@ -272,10 +281,17 @@ impl Store {
         });
         self.subscribers.invalidate();
         match result {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(self.sled_err(e)),
+            Ok(()) => {}
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(self.sled_err(e)),
         }
+        // What a removed webhook leaves: its delivery log and acknowledged versions. Nobody can
+        // read them any more (its id answers 404 and is never reused).
+        for webhook in removed {
+            self.deliveries.forget(webhook)?;
+            self.acks.forget(webhook)?;
+        }
+        Ok(())
     }
 }
 

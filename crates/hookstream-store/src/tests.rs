@@ -324,6 +324,70 @@ fn folded_answers_raise_versions_and_keep_their_positions() {
 }
 
 #[test]
+fn a_removed_webhook_leaves_no_delivery_log_or_acknowledgements() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("opens");
+    store
+        .apply(0, registered("a", Category::Game))
+        .expect("applies");
+    store
+        .apply(1, registered("b", Category::Game))
+        .expect("applies");
+    let now = hookstream_model::now_millis();
+    let entry = |webhook: i64, offset: i64| crate::Entry {
+        partition: 0,
+        offset,
+        webhook: WebhookId(webhook),
+        at: now,
+        delivered: true,
+        payload: b"x".to_vec(),
+    };
+    let log = store.deliveries();
+    log.apply(&[entry(1, 0), entry(2, 1), entry(1, 2)], 100)
+        .expect("applies");
+    let acks = store.acks();
+    for webhook in [1, 2] {
+        let seen = acks
+            .read(WebhookId(webhook), Category::Game, 9)
+            .expect("reads");
+        acks.record(&seen, 5).expect("records");
+    }
+    acks.flush().expect("flushes");
+    let seen = acks.read(WebhookId(1), Category::Game, 10).expect("reads");
+    acks.record(&seen, 6).expect("held in memory only");
+    acks.fold(&[], 0, 3).expect("a position");
+
+    store
+        .apply(
+            2,
+            event(Event::Removed {
+                webhook_id: WebhookId(1),
+                reason: RemovalReason::Deleted,
+            }),
+        )
+        .expect("applies");
+    assert!(log.newest(WebhookId(1), 10).expect("reads").is_empty());
+    let hours = log.hours(WebhookId(1), now, now).expect("reads");
+    assert_eq!((hours[0].delivered, hours[0].failed), (0, 0));
+    assert_eq!(
+        acks.newest(WebhookId(1), Category::Game, 9).expect("reads"),
+        None
+    );
+    assert_eq!(
+        acks.newest(WebhookId(1), Category::Game, 10)
+            .expect("reads"),
+        None
+    );
+    // The other webhook keeps its own, and the fold its position.
+    assert_eq!(log.newest(WebhookId(2), 10).expect("reads").len(), 1);
+    assert_eq!(
+        acks.newest(WebhookId(2), Category::Game, 9).expect("reads"),
+        Some(5)
+    );
+    assert_eq!(acks.position(0).expect("reads"), Some(3));
+}
+
+#[test]
 fn a_batch_folds_like_one_event_at_a_time_and_skips_what_was_applied() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("opens");
