@@ -179,8 +179,9 @@ struct LatestBody {
     delivered: bool,
 }
 
-/// Attempts looked at, newest first, for the newest that is not a test ping.
-const LATEST_SCAN: usize = 20;
+/// Attempts looked at, newest first, for the newest that is not a test ping: as many as a
+/// webhook keeps by default (`api.deliveries_kept`).
+const LATEST_SCAN: usize = 100;
 
 #[derive(Debug, Serialize)]
 struct HourBody {

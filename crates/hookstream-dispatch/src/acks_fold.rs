@@ -70,6 +70,19 @@ pub fn start(
         own,
     };
     let since = now_millis() - lookback.as_millis() as i64;
+    let done = Arc::new(done);
+    // The bound holds whatever the fold is doing, reaching Kafka included.
+    let limit = done.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(CATCH_UP_LIMIT).await;
+        if !*limit.borrow() {
+            warn!(
+                limit_s = CATCH_UP_LIMIT.as_secs(),
+                "the acknowledgements of other dispatchers were not all read in time; supersede checks go on with what was read"
+            );
+            limit.send_replace(true);
+        }
+    });
     let task = tokio::spawn(follow(kafka, store, since, reader, done, stop));
     (AcksFold { caught_up }, task)
 }
@@ -109,7 +122,7 @@ async fn follow(
     store: Arc<Store>,
     since: i64,
     reader: Reader,
-    done: watch::Sender<bool>,
+    done: Arc<watch::Sender<bool>>,
     stop: CancellationToken,
 ) -> Result<(), StoreError> {
     let topic = kafka.topics().acks();
@@ -117,7 +130,7 @@ async fn follow(
         match assign(&kafka, &topic, &store, since).await {
             Ok(assigned) => break assigned,
             Err(e) => {
-                warn!(error = %e, "cannot read the attempts topic yet; supersede checks wait");
+                warn!(error = %e, "cannot read the acks topic yet; supersede checks wait");
                 tokio::select! {
                     _ = stop.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
@@ -136,21 +149,10 @@ async fn follow(
         }
     };
     note_caught_up(&behind);
-    let limit = tokio::time::sleep(CATCH_UP_LIMIT);
-    tokio::pin!(limit);
     let mut batch = Batch::default();
     loop {
         let record = tokio::select! {
             _ = stop.cancelled() => return Ok(()),
-            _ = &mut limit, if !*done.borrow() => {
-                warn!(
-                    partitions = behind.len(),
-                    limit_s = CATCH_UP_LIMIT.as_secs(),
-                    "the acknowledgements of other dispatchers were not all read in time; supersede checks go on with what was read"
-                );
-                done.send_replace(true);
-                continue;
-            }
             record = consumer.recv() => record,
         };
         match record {

@@ -23,7 +23,7 @@ pub enum Start {
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A consumer assigned every partition of `topic`, each from where `start` says, and where
-/// each partition starts (a time resolved to its offset, or [`Offset::End`]). `group` names
+/// each partition starts (a time resolved to an offset: the end when nothing is that new). `group` names
 /// the client only: nothing is ever committed.
 pub fn every_partition(
     kafka: &KafkaConfig,
@@ -68,11 +68,24 @@ pub fn every_partition(
             .offsets_for_times(by_time, METADATA_TIMEOUT)
             .map_err(KafkaError::Client)?;
         for element in found.elements() {
-            // No record at or after the time: the answer is the end (or an error code).
+            // A partition that could not answer fails the whole assignment (it is retried),
+            // rather than silently starting at the end.
+            element.error().map_err(KafkaError::Client)?;
+            // No record at or after the time: the end, as an offset now, so that a record
+            // written before the first fetch is still read.
             let offset = match element.offset() {
-                Offset::Offset(o) if o >= 0 => Offset::Offset(o),
-                _ => Offset::End,
+                Offset::Offset(o) if o >= 0 => o,
+                _ => {
+                    consumer
+                        .fetch_watermarks(topic, element.partition(), METADATA_TIMEOUT)
+                        .map_err(|source| KafkaError::Watermarks {
+                            topic: topic.to_owned(),
+                            source,
+                        })?
+                        .1
+                }
             };
+            let offset = Offset::Offset(offset);
             assignment
                 .add_partition_offset(topic, element.partition(), offset)
                 .map_err(KafkaError::Client)?;

@@ -33,8 +33,10 @@ struct Pending {
     dirty: HashMap<Key, i64>,
     /// Being written by a flush; still read from until it is in sled.
     flushing: Arc<HashMap<Key, i64>>,
-    /// Per partition of the attempts topic, the next offset to fold, since the last flush.
+    /// Per partition of the acks topic, the next offset to fold, since the last flush.
     positions: HashMap<i32, i64>,
+    /// A flush is writing (it may carry positions only, so `flushing` can be empty).
+    writing: bool,
 }
 
 impl Pending {
@@ -132,8 +134,10 @@ impl Acks {
     }
 
     /// Records that `version` was acknowledged, unless what `seen` read is as new. Held in
-    /// memory until the next [`Acks::flush`] (at most [`FLUSH_AT`] of them); no read: the caller holds the (webhook, entity) from its [`Acks::read`] to this call,
-    /// so no other acknowledgement of it came in between.
+    /// memory until the next [`Acks::flush`] (at most [`FLUSH_AT`] of them), without a read:
+    /// the caller holds the entity's lock from its [`Acks::read`] to this call, and a newer
+    /// version folded meanwhile from another dispatcher is kept, since every write keeps the
+    /// larger one.
     pub fn record(&self, seen: &Acked, version: i64) -> Result<(), StoreError> {
         if seen.newest.is_some_and(|newest| newest >= version) {
             return Ok(());
@@ -184,11 +188,10 @@ impl Acks {
     pub fn flush(&self) -> Result<(), StoreError> {
         let (batch, positions) = {
             let mut pending = self.pending();
-            if (pending.dirty.is_empty() && pending.positions.is_empty())
-                || !pending.flushing.is_empty()
-            {
+            if (pending.dirty.is_empty() && pending.positions.is_empty()) || pending.writing {
                 return Ok(()); // nothing to do, or another flush is writing
             }
+            pending.writing = true;
             let dirty = std::mem::take(&mut pending.dirty);
             pending.flushing = Arc::new(dirty);
             (
@@ -208,6 +211,7 @@ impl Acks {
             }
         }
         pending.flushing = Arc::default();
+        pending.writing = false;
         written
     }
 
