@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use hookstream_dispatch::attempt_log::{status_and_error, AttemptLog};
 use hookstream_dispatch::deliver::{Deliverer, Delivery, Outcome};
+use hookstream_dispatch::waiting::until_ok;
 use hookstream_kafka::assign::{every_partition, Start};
 use hookstream_kafka::{KafkaConfig, KafkaError};
 use hookstream_model::{now_millis, Attempt, AttemptKind, Codec, UnixMillis, WebhookId};
@@ -31,17 +32,15 @@ pub async fn follow(
     keep: usize,
     shutdown: CancellationToken,
 ) -> Result<(), hookstream_store::StoreError> {
-    let consumer = loop {
-        match assign(&kafka, &log) {
-            Ok(consumer) => break consumer,
-            Err(e) => {
-                warn!(error = %e, "cannot read the attempts topic yet; the delivery log waits");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                }
-            }
-        }
+    let assigned = until_ok(
+        &shutdown,
+        "read the attempts topic for the delivery log",
+        Duration::from_secs(2),
+        || async { assign(&kafka, &log) },
+    )
+    .await;
+    let Ok(consumer) = assigned else {
+        return Ok(()); // shut down
     };
     let codec = Codec::<Attempt>::new();
     let mut held: Vec<Entry> = Vec::with_capacity(BATCH);

@@ -27,27 +27,25 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::attempt_log::ORIGIN_HEADER;
+use crate::waiting::until_ok;
 
 /// Records folded per batch when the fold is behind.
 const BATCH: usize = 500;
+
+/// How long to wait before asking Kafka again for the topic.
+const KAFKA_RETRY: Duration = Duration::from_secs(2);
 
 /// How long supersede checks wait for the fold at start. Past it they go on with what was
 /// read: a stalled fold must not stall deliveries to failing webhooks.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(60);
 
-/// Whether the fold has read what the attempts topic held when it started.
+/// Whether the fold has read what the acks topic held when it started.
 #[derive(Clone)]
 pub struct AcksFold {
     caught_up: watch::Receiver<bool>,
 }
 
 impl AcksFold {
-    /// A fold that is never waited for (attempts are not recorded, or in tests).
-    pub fn done() -> AcksFold {
-        let (_, caught_up) = watch::channel(true);
-        AcksFold { caught_up }
-    }
-
     /// Waits until the fold has caught up (at once, once it has).
     pub async fn caught_up(&self) {
         let mut caught_up = self.caught_up.clone();
@@ -126,17 +124,12 @@ async fn follow(
     stop: CancellationToken,
 ) -> Result<(), StoreError> {
     let topic = kafka.topics().acks();
-    let (consumer, mut behind) = loop {
-        match assign(&kafka, &topic, &store, since).await {
-            Ok(assigned) => break assigned,
-            Err(e) => {
-                warn!(error = %e, "cannot read the acks topic yet; supersede checks wait");
-                tokio::select! {
-                    _ = stop.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                }
-            }
-        }
+    let assigned = until_ok(&stop, "read the acks topic", KAFKA_RETRY, || {
+        assign(&kafka, &topic, &store, since)
+    })
+    .await;
+    let Ok((consumer, mut behind)) = assigned else {
+        return Ok(()); // stopped
     };
     let started = std::time::Instant::now();
     let note_caught_up = |behind: &HashMap<i32, i64>| {
@@ -158,7 +151,7 @@ async fn follow(
         match record {
             Ok(record) => batch.hold(&reader, &record),
             Err(e) => {
-                warn!(error = %e, "reading the attempts topic");
+                warn!(error = %e, "reading the acks topic");
                 continue;
             }
         }

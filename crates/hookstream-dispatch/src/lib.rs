@@ -32,7 +32,7 @@ pub mod schedule;
 pub mod sign;
 mod streak;
 pub mod telemetry;
-mod waiting;
+pub mod waiting;
 
 pub use config::DispatchConfig;
 pub use dispatcher::{run, RunError};

@@ -240,13 +240,10 @@ impl Acks {
         self.pending()
             .dirty
             .retain(|key, _| !key.starts_with(&prefix));
+        // Position keys are 5 bytes long, so no 8-byte prefix finds them.
         let mut batch = sled::Batch::default();
         for key in self.tree.scan_prefix(prefix).keys() {
-            let key = key.map_err(|e| self.err(e))?;
-            // Position keys are 5 bytes; a webhook's prefix is 8.
-            if key.len() == 17 {
-                batch.remove(key);
-            }
+            batch.remove(key.map_err(|e| self.err(e))?);
         }
         self.tree.apply_batch(batch).map_err(|e| self.err(e))
     }

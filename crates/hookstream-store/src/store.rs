@@ -246,15 +246,18 @@ impl Store {
     /// Applies events of the log in one transaction, atomically with the new `next_offset`.
     /// Events below the stored `next_offset` are skipped: they were applied before.
     fn apply_events(&self, events: &[(i64, Option<WebhookEvent>)]) -> Result<(), StoreError> {
-        let first_new = self.read_next_offset()?;
-        let removed: Vec<WebhookId> = events
+        let mut removed: Vec<(i64, WebhookId)> = events
             .iter()
-            .filter(|(offset, _)| *offset >= first_new)
-            .filter_map(|(_, event)| match event.as_ref().map(|e| &e.event) {
-                Some(Event::Removed { webhook_id, .. }) => Some(*webhook_id),
+            .filter_map(|(offset, event)| match event.as_ref().map(|e| &e.event) {
+                Some(Event::Removed { webhook_id, .. }) => Some((*offset, *webhook_id)),
                 _ => None,
             })
             .collect();
+        // Only a batch with a removal pays a read for which of its events are new.
+        if !removed.is_empty() {
+            let first_new = self.read_next_offset()?;
+            removed.retain(|(offset, _)| *offset >= first_new);
+        }
         let trees = (
             &self.webhooks,
             &self.by_category,
@@ -287,7 +290,7 @@ impl Store {
         }
         // What a removed webhook leaves: its delivery log and acknowledged versions. Nobody can
         // read them any more (its id answers 404 and is never reused).
-        for webhook in removed {
+        for (_, webhook) in removed {
             self.deliveries.forget(webhook)?;
             self.acks.forget(webhook)?;
         }
